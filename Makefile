@@ -1,0 +1,20 @@
+# The two quick-start commands: `make run` starts the system on conf/pymsboot.conf,
+# `make test` runs every test.
+CARGO ?= cargo
+CONF ?= conf/pymsboot.conf
+
+.PHONY: run test build bench sample
+
+build:
+	$(CARGO) build --release --bins
+
+run: build
+	scripts/services-up
+	mkdir -p var/log
+	target/release/pymsboot-api --config-file $(CONF) --pid-file var/pymsboot-api.pid
+
+test:
+	$(CARGO) test --workspace --locked
+
+sample:
+	$(CARGO) run --quiet --bin pymsboot-manage -- config generate > conf/pymsboot.conf.sample

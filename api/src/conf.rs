@@ -1,0 +1,77 @@
+//! The `[api]` options, declared once; parsing, the sample and the docs read them.
+
+use launcher::conf::{Opt, OptDefault, OptKind};
+
+/// `[api] host`: the address the API listens on.
+pub static HOST: Opt = Opt {
+    section: "api",
+    name: "host",
+    kind: OptKind::HostAddress,
+    default: OptDefault::Value("0.0.0.0"),
+    help: "The IP address or host name the API server listens on.",
+    mutable: false,
+    secret: false,
+};
+
+/// `[api] port`: the TCP port the API listens on.
+pub static PORT: Opt = Opt {
+    section: "api",
+    name: "port",
+    kind: OptKind::Port,
+    default: OptDefault::Value("9666"),
+    help: "The TCP port the API server listens on.",
+    mutable: false,
+    secret: false,
+};
+
+/// `[api] api_workers`: how many worker processes serve the API.
+pub static API_WORKERS: Opt = Opt {
+    section: "api",
+    name: "api_workers",
+    kind: OptKind::Int {
+        min: Some(0),
+        max: Some(1024),
+    },
+    default: OptDefault::Value("0"),
+    help: "Number of API worker processes. 0 means one per CPU available to the service.",
+    mutable: false,
+    secret: false,
+};
+
+/// `[api] max_request_body_size`: the largest request body accepted.
+pub static MAX_REQUEST_BODY_SIZE: Opt = Opt {
+    section: "api",
+    name: "max_request_body_size",
+    kind: OptKind::Int {
+        min: Some(1),
+        max: None,
+    },
+    default: OptDefault::Value("114688"),
+    help: "The largest request body, in bytes, the API accepts; a larger one is answered with 413.",
+    mutable: false,
+    secret: false,
+};
+
+/// `[api] client_socket_timeout`: how long an idle client connection is kept.
+pub static CLIENT_SOCKET_TIMEOUT: Opt = Opt {
+    section: "api",
+    name: "client_socket_timeout",
+    kind: OptKind::Int {
+        min: Some(0),
+        max: None,
+    },
+    default: OptDefault::Value("900"),
+    help: "Seconds a client connection may stay idle between requests before it is closed. \
+           0 means no limit.",
+    mutable: false,
+    secret: false,
+};
+
+/// Every `[api]` option.
+pub static OPTS: &[&Opt] = &[
+    &HOST,
+    &PORT,
+    &API_WORKERS,
+    &MAX_REQUEST_BODY_SIZE,
+    &CLIENT_SOCKET_TIMEOUT,
+];

@@ -1,0 +1,20 @@
+//! `pymsboot-api`: the REST gateway. Each launcher worker runs a hyper server on
+//! the listener the master bound, and (with the engine) calls the engine over RPC.
+//!
+//! # Layout
+//! - [`conf`]: the `[api]` options.
+//! - `service`: the [`ApiService`] the launcher runs, and [`serve`] for one listener.
+//! - `router`: (method, path) → controller; 404 and 405.
+//! - `controllers`: one module per resource (`versions`, `health`).
+//! - `middleware`: request id, body limit, access log.
+//! - `error`: [`ApiError`], the only place an error becomes an HTTP status.
+
+pub use error::ApiError;
+pub use service::{ApiService, AppState, serve};
+
+pub mod conf;
+mod controllers;
+mod error;
+mod middleware;
+mod router;
+mod service;

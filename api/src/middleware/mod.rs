@@ -1,0 +1,50 @@
+//! What wraps every request: its id, the body limit, the access log line.
+
+mod access_log;
+mod body_limit;
+mod request_id;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, HeaderValue};
+use hyper::{Request, Response};
+use launcher::Shutdown;
+use tracing::Instrument;
+
+pub use request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
+
+use crate::router;
+use crate::service::AppState;
+
+/// Runs one request through the middleware and the router; never fails.
+pub async fn handle(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    state: &AppState,
+    shutdown: &Shutdown,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let request_id = RequestId::from_headers(request.headers());
+    let span = tracing::info_span!("request", request_id = %request_id);
+    async move {
+        let line = access_log::RequestLine::of(&request);
+        let (parts, body) = request.into_parts();
+        let mut response = match body_limit::read(&parts.headers, body, state.max_body).await {
+            Ok(body) => router::route(&parts, body).await,
+            Err(error) => Err(error),
+        }
+        .unwrap_or_else(|error| error.into_response(&request_id));
+        let headers = response.headers_mut();
+        headers.insert(REQUEST_ID_HEADER, request_id.header_value());
+        if shutdown.is_requested() {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        access_log::record(peer, &line, &response, started.elapsed());
+        response
+    }
+    .instrument(span)
+    .await
+}

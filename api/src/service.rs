@@ -1,0 +1,213 @@
+//! The API worker: the launcher service, the accept loop and the connections.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use launcher::{BoxError, Config, ListenAddr, Service, Shutdown, WorkerCtx};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::conf;
+use crate::middleware;
+
+/// After a drain starts, an idle keep-alive connection is closed only once it
+/// has been idle this long, so a request racing the close is served (with
+/// `Connection: close`) rather than reset.
+const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// A client must send a request's headers within this time (no slowloris).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// After a failed `accept` (out of descriptors), wait before the next one
+/// instead of spinning.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// The API as a launcher service.
+#[derive(Debug, Default)]
+pub struct ApiService;
+
+impl Service for ApiService {
+    fn name(&self) -> &'static str {
+        "pymsboot-api"
+    }
+
+    fn workers(&self, config: &Config) -> usize {
+        usize::try_from(config.int(&conf::API_WORKERS)).unwrap_or(1)
+    }
+
+    fn listen_addrs(&self, config: &Config) -> Vec<ListenAddr> {
+        let host = config.str(&conf::HOST).unwrap_or("0.0.0.0").to_string();
+        vec![ListenAddr {
+            host,
+            port: config.port(&conf::PORT),
+        }]
+    }
+
+    async fn run(&self, ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
+        let state = Arc::new(AppState::from_config(&ctx.config));
+        let listener = ctx
+            .listeners
+            .first()
+            .ok_or("the master bound no listener")?
+            .try_clone()?;
+        let listener = TcpListener::from_std(listener)?;
+        ctx.ready();
+        serve(listener, state, shutdown).await;
+        Ok(())
+    }
+}
+
+/// What every request handler may read.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// `[api] max_request_body_size`.
+    pub max_body: usize,
+    /// `[api] client_socket_timeout`; `None` keeps idle connections forever.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl AppState {
+    /// The state a configuration describes.
+    pub fn from_config(config: &Config) -> AppState {
+        let idle = config.int(&conf::CLIENT_SOCKET_TIMEOUT).unsigned_abs();
+        AppState {
+            max_body: usize::try_from(config.int(&conf::MAX_REQUEST_BODY_SIZE))
+                .unwrap_or(usize::MAX),
+            idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown`, then drains: no new
+/// connections, in-flight requests finish, idle connections close after a grace.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Shutdown) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(connection(stream, peer, Arc::clone(&state), shutdown.clone()));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = shutdown.requested() => break,
+        }
+    }
+    // Our copy of the socket goes; the master and the next generation keep theirs,
+    // so connections still queued are accepted there, not reset.
+    drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        "stopped accepting; draining connections"
+    );
+    while connections.join_next().await.is_some() {}
+}
+
+/// When a connection last finished a request, and how many it has in flight.
+#[derive(Debug)]
+struct Activity {
+    in_flight: AtomicUsize,
+    last_done: Mutex<Instant>,
+}
+
+impl Activity {
+    fn idle_since(&self) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(
+            *self
+                .last_done
+                .lock()
+                .expect("the activity lock is never held across a panic"),
+        )
+    }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Shutdown,
+) {
+    let activity = Arc::new(Activity {
+        in_flight: AtomicUsize::new(0),
+        last_done: Mutex::new(Instant::now()),
+    });
+    let service = {
+        let (state, activity, shutdown) =
+            (Arc::clone(&state), Arc::clone(&activity), shutdown.clone());
+        service_fn(move |request: Request<Incoming>| {
+            let (state, activity, shutdown) =
+                (Arc::clone(&state), Arc::clone(&activity), shutdown.clone());
+            async move {
+                activity.in_flight.fetch_add(1, Ordering::AcqRel);
+                let response = middleware::handle(request, peer, &state, &shutdown).await;
+                *activity
+                    .last_done
+                    .lock()
+                    .expect("the activity lock is never held across a panic") = Instant::now();
+                activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+                Ok::<Response<Full<Bytes>>, Infallible>(response)
+            }
+        })
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    loop {
+        let limit = if shutdown.is_requested() {
+            Some(DRAIN_IDLE_GRACE)
+        } else {
+            state.idle_timeout
+        };
+        let idle_deadline = activity
+            .idle_since()
+            .zip(limit)
+            .map(|(since, limit)| since + limit);
+        let tick = async {
+            match idle_deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                // Busy or no limit: look again soon, or when the drain starts.
+                None => tokio::select! {
+                    () = tokio::time::sleep(DRAIN_IDLE_GRACE) => {},
+                    () = shutdown.requested(), if !shutdown.is_requested() => {},
+                },
+            }
+        };
+        tokio::select! {
+            outcome = conn.as_mut() => {
+                if let Err(error) = outcome {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                }
+                return;
+            }
+            () = tick => {
+                let expired = activity.idle_since().zip(limit).is_some_and(|(since, limit)| since.elapsed() >= limit);
+                if expired {
+                    break;
+                }
+            }
+        }
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
+}

@@ -1,0 +1,79 @@
+//! What the three binaries share: flags → configuration → logging, and exit codes.
+
+use std::process::ExitCode;
+
+use launcher::cli::{self, CommonArgs, Invocation};
+use launcher::conf::{self, Config, Opt};
+use launcher::log::{self, LogHandle, LogSettings};
+
+/// Exit status for bad usage or bad configuration (CONTRACT §1).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status for a runtime failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Every option table of the project, in sample order.
+pub fn all_tables() -> Vec<&'static [&'static Opt]> {
+    vec![conf::options::OPTS, api::conf::OPTS]
+}
+
+/// The parsed flags, or the exit code when the binary is done already
+/// (`--help`, `--version`, a usage error).
+pub fn parse_args(
+    program: &str,
+    extra_usage: &str,
+    allow_rest: bool,
+    services: bool,
+) -> Result<CommonArgs, ExitCode> {
+    match cli::parse(std::env::args().skip(1), allow_rest, services) {
+        Ok(Invocation::Run(args)) => Ok(args),
+        Ok(Invocation::Help) => {
+            print!("{}", cli::usage(program, extra_usage));
+            Err(ExitCode::SUCCESS)
+        }
+        Ok(Invocation::Version) => {
+            println!("{program} {}", env!("CARGO_PKG_VERSION"));
+            Err(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            eprintln!("try '{program} --help'");
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+/// Loads and validates the configuration; every problem goes to stderr, one line each.
+pub fn load_config(
+    program: &str,
+    args: &CommonArgs,
+    tables: &[&'static [&'static Opt]],
+) -> Result<Config, ExitCode> {
+    conf::load(&args.sources(), tables).map_err(|problems| {
+        for problem in problems {
+            eprintln!("{program}: {problem}");
+        }
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// Starts logging as the configuration says.
+pub fn init_logging(program: &'static str, config: &Config) -> Result<LogHandle, ExitCode> {
+    log::init(&LogSettings::from_config(config), program).map_err(|error| {
+        eprintln!("{program}: {error}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// Logs what was read, so an operator sees which files made this configuration.
+pub fn log_config_files(config: &Config) {
+    let files: Vec<String> = config
+        .files()
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    if files.is_empty() {
+        tracing::warn!("no configuration file read; running on defaults");
+    } else {
+        tracing::info!("configuration read from {}", files.join(", "));
+    }
+}

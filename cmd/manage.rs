@@ -1,0 +1,58 @@
+//! `pymsboot-manage`: the operator's tool. `config generate` prints the sample
+//! configuration, `config check` validates the given files (exit 0 or 2).
+
+// The services use all of `common`; this tool only the flag and config parts.
+#[allow(dead_code)]
+mod common;
+
+use std::process::ExitCode;
+
+use launcher::conf::render_sample;
+
+const PROGRAM: &str = "pymsboot-manage";
+const COMMANDS: &str = " COMMAND\n\n\
+commands:\n  \
+config generate     print the sample configuration: every option, its type, default and help\n  \
+config check        load the configuration files, report every problem; exit 0 or 2\n";
+
+fn main() -> ExitCode {
+    let args = match common::parse_args(PROGRAM, COMMANDS, true, false) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let tables = common::all_tables();
+    let command: Vec<&str> = args.rest.iter().map(String::as_str).collect();
+    match command.as_slice() {
+        ["config", "generate"] => {
+            print!("{}", render_sample(&tables));
+            ExitCode::SUCCESS
+        }
+        ["config", "check"] => match common::load_config(PROGRAM, &args, &tables) {
+            Ok(config) => {
+                let files: Vec<String> = config
+                    .files()
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect();
+                if files.is_empty() {
+                    println!("no configuration file given; the defaults are valid");
+                } else {
+                    println!("configuration OK: {}", files.join(", "));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        [] => {
+            eprintln!("{PROGRAM}: a command is required\ntry '{PROGRAM} --help'");
+            ExitCode::from(common::EXIT_USAGE)
+        }
+        other => {
+            eprintln!(
+                "{PROGRAM}: unknown command: {}\ntry '{PROGRAM} --help'",
+                other.join(" ")
+            );
+            ExitCode::from(common::EXIT_USAGE)
+        }
+    }
+}

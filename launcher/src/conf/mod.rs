@@ -1,0 +1,221 @@
+//! Configuration with oslo.config's semantics, declared once in static tables.
+//!
+//! Each crate declares its options as `pub static` [`Opt`] items listed in an
+//! `OPTS` table. [`load`] reads the INI files and command-line overrides
+//! against those tables and returns either a fully type-checked [`Config`] or
+//! every [`ConfigProblem`] at once. It is pure (no sockets, no globals), so the
+//! first start, a `SIGHUP` reload and `pymsboot-manage config check` share it.
+//! [`render_sample`] writes the annotated sample from the same tables.
+//!
+//! # Layout
+//! - `opt`: [`Opt`], [`OptKind`], [`OptDefault`]: the declarations.
+//! - `ini`: oslo-style INI reading on `rust-ini`.
+//! - `value`: typed parsing of booleans, integers, ports, lists, URLs, hosts.
+//! - `config`: [`Config`], its accessors and [`OptionChange`].
+//! - `problem`: [`ConfigProblem`], one line per thing to fix.
+//! - `secret`: [`Secret`] and [`redact_url`].
+//! - `sample`: [`render_sample`], oslo-config-generator style.
+//! - [`options`]: the `[DEFAULT]` options the launcher owns.
+
+pub use config::{Config, OptionChange};
+pub use opt::{Opt, OptDefault, OptKind};
+pub use options::OPTS;
+pub use problem::ConfigProblem;
+pub use sample::render_sample;
+pub use secret::{Secret, redact_url};
+
+mod config;
+mod ini;
+mod opt;
+pub mod options;
+mod problem;
+mod sample;
+mod secret;
+#[cfg(test)]
+mod tests;
+mod value;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use config::{Entry, key};
+use ini::{normalize_name, normalize_section};
+use problem::{BUILT_IN_DEFAULT, COMMAND_LINE, CONFIGURATION, OPTION_TABLES};
+use value::Value;
+
+/// A value from a command-line flag (`--debug`, `--log-file`); it wins over
+/// every file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// The option's section.
+    pub section: &'static str,
+    /// The option's name.
+    pub name: &'static str,
+    /// The value, spelled as it would be in a file.
+    pub value: String,
+}
+
+/// Where the configuration comes from, as the command line gave it.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// `--config-file`, in order; later files win.
+    pub files: Vec<PathBuf>,
+    /// `--config-dir`: every `*.conf` in each, sorted, read after the files.
+    pub dirs: Vec<PathBuf>,
+    /// Values from flags, applied last.
+    pub overrides: Vec<Override>,
+}
+
+/// Reads the files in order, then every `*.conf` in each directory (sorted by
+/// name, hidden files skipped), then the overrides; later values win. Parses
+/// and type-checks every declared option. Unknown sections and options are
+/// ignored and logged at debug level.
+///
+/// # Errors
+///
+/// Every problem found, not just the first: a file or directory that cannot
+/// be read (a missing `--config-file` or `--config-dir` included; an empty
+/// directory is fine), a syntax error, a value of the wrong type or out of
+/// bounds, an override of an undeclared option, a boolean, integer or port
+/// option with neither a default nor a value.
+pub fn load(sources: &Sources, tables: &[&[&'static Opt]]) -> Result<Config, Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    let opts = declared(tables, &mut problems);
+    let known: HashSet<(String, String)> = opts.iter().map(|opt| key(opt)).collect();
+    let sections: HashSet<&str> = known.iter().map(|(section, _)| section.as_str()).collect();
+
+    let mut raw: HashMap<(String, String), Raw> = HashMap::new();
+    let mut files = Vec::new();
+    for path in expand(sources, &mut problems) {
+        let assignments = match ini::read_file(&path) {
+            Ok(assignments) => assignments,
+            Err(message) => {
+                problems.push(ConfigProblem::file(&path, message));
+                continue;
+            }
+        };
+        let source = path.display().to_string();
+        for a in assignments {
+            if !sections.contains(a.section.as_str()) {
+                tracing::debug!(file = %source, section = %a.section, option = %a.name, "ignoring an option of an unknown section");
+            } else if !known.contains(&(a.section.clone(), a.name.clone())) {
+                tracing::debug!(file = %source, section = %a.section, option = %a.name, "ignoring an unknown option");
+            } else {
+                let value = Raw {
+                    value: a.value,
+                    source: source.clone(),
+                };
+                raw.insert((a.section, a.name), value);
+            }
+        }
+        files.push(path);
+    }
+    for o in &sources.overrides {
+        let key = (normalize_section(o.section), normalize_name(o.name));
+        if known.contains(&key) {
+            let value = Raw {
+                value: o.value.clone(),
+                source: COMMAND_LINE.to_owned(),
+            };
+            raw.insert(key, value);
+        } else {
+            problems.push(ConfigProblem {
+                source: COMMAND_LINE.to_owned(),
+                section: Some(o.section.to_owned()),
+                option: Some(o.name.to_owned()),
+                value: None,
+                message: "no such option".to_owned(),
+            });
+        }
+    }
+
+    let mut entries = Vec::with_capacity(opts.len());
+    for opt in opts {
+        match resolve(opt, raw.get(&key(opt))) {
+            Ok(value) => entries.push(Entry { opt, value }),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Config::new(files, entries))
+    } else {
+        Err(problems)
+    }
+}
+
+/// A value as read, and where it was read from.
+struct Raw {
+    value: String,
+    source: String,
+}
+
+/// The options of all tables, each once. A table listed twice is harmless; two
+/// different declarations of one option are a programming error to report.
+fn declared(tables: &[&[&'static Opt]], problems: &mut Vec<ConfigProblem>) -> Vec<&'static Opt> {
+    let mut seen: HashMap<(String, String), &'static Opt> = HashMap::new();
+    let mut opts = Vec::new();
+    for &opt in tables.iter().flat_map(|table| table.iter()) {
+        match seen.get(&key(opt)) {
+            Some(first) if std::ptr::eq(*first, opt) => {}
+            Some(_) => problems.push(ConfigProblem::option(
+                OPTION_TABLES,
+                opt,
+                None,
+                "declared more than once".to_owned(),
+            )),
+            None => {
+                seen.insert(key(opt), opt);
+                opts.push(opt);
+            }
+        }
+    }
+    opts
+}
+
+/// The configuration files to read, in order: the files, then each directory.
+fn expand(sources: &Sources, problems: &mut Vec<ConfigProblem>) -> Vec<PathBuf> {
+    let mut paths = sources.files.clone();
+    for dir in &sources.dirs {
+        match conf_files_in(dir) {
+            Ok(found) => paths.extend(found),
+            Err(e) => problems.push(ConfigProblem::file(
+                dir,
+                format!("cannot read directory: {e}"),
+            )),
+        }
+    }
+    paths
+}
+
+/// Like oslo's `glob(dir/*.conf)`: hidden files are not matched.
+fn conf_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let visible_conf = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| !name.starts_with('.') && name.ends_with(".conf"));
+        if visible_conf && path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The checked value of one option: the configured one, else the default.
+fn resolve(opt: &'static Opt, raw: Option<&Raw>) -> Result<Value, ConfigProblem> {
+    let (source, text) = match (raw, opt.default) {
+        (Some(raw), _) => (raw.source.as_str(), raw.value.clone()),
+        (None, OptDefault::Value(text)) => (BUILT_IN_DEFAULT, text.to_owned()),
+        (None, OptDefault::Computed { compute, .. }) => (BUILT_IN_DEFAULT, compute()),
+        (None, OptDefault::Unset) => {
+            return Value::unset(opt.kind).ok_or_else(|| {
+                ConfigProblem::option(CONFIGURATION, opt, None, "a value is required".to_owned())
+            });
+        }
+    };
+    value::parse(opt.kind, &text)
+        .map_err(|message| ConfigProblem::option(source, opt, Some(&text), message))
+}

@@ -1,0 +1,127 @@
+//! Test machinery shared by every end-to-end test.
+//!
+//! - [`cluster`]: start `pymsboot-api` in its own directory and drive it with typed verbs.
+//! - [`notify`]: a `NOTIFY_SOCKET` listener that records every datagram and its sender.
+//! - [`http`]: a small HTTP/1.1 client over `TcpStream`.
+//! - [`load`]: client threads that keep requests flowing and count failures.
+//! - [`logs`]: parse oslo-style log lines and access lines.
+//! - [`eventually`]: wait for a condition, bounded by `PYMSBOOT_TEST_PATIENCE`.
+//! - [`dir`]: a temporary directory removed on drop.
+
+pub mod cluster;
+pub mod dir;
+pub mod eventually;
+pub mod http;
+pub mod load;
+pub mod logs;
+pub mod notify;
+
+/// Prints to stderr only when `TEST_LOG` is set, so passing runs stay silent.
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        if std::env::var_os("TEST_LOG").is_some() {
+            eprintln!("[e2e] {}", format_args!($($arg)*));
+        }
+    };
+}
+pub(crate) use trace;
+
+/// Path of a binary built by this package.
+pub fn bin(name: &str) -> std::path::PathBuf {
+    match name {
+        "pymsboot-api" => env!("CARGO_BIN_EXE_pymsboot-api").into(),
+        "pymsboot-manage" => env!("CARGO_BIN_EXE_pymsboot-manage").into(),
+        other => panic!("no such binary in this package: {other}"),
+    }
+}
+
+/// A fresh `req-<uuid v4>` request id.
+pub fn new_request_id() -> String {
+    format!("req-{}", uuid_v4())
+}
+
+/// A random version 4 UUID, lower-case and hyphenated.
+pub fn uuid_v4() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut words = [0u64; 2];
+    for word in &mut words {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        *word = hasher.finish();
+    }
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&words[0].to_le_bytes());
+    bytes[8..].copy_from_slice(&words[1].to_le_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Whether `id` is `req-` followed by a lower-case hyphenated version 4 UUID.
+pub fn is_request_id(id: &str) -> bool {
+    let Some(uuid) = id.strip_prefix("req-") else {
+        return false;
+    };
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let lengths_ok = groups.len() == 5 && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]);
+    lengths_ok
+        && uuid
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c))
+        && groups[2].starts_with('4')
+        && groups[3].starts_with(['8', '9', 'a', 'b'])
+}
+
+/// Runs a command that is expected to exit by itself, within the patience.
+///
+/// # Panics
+/// When it cannot start or is still running after the patience; it is then
+/// killed with its whole process group.
+pub fn run(command: &mut std::process::Command) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let child = command
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("PYMSBOOT_FAULT_WORKER_BOOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(eventually::patience()) {
+        Ok(output) => {
+            let output = output.expect("collect the command's output");
+            trace!(
+                "{command:?} -> {}\nstdout:\n{}\nstderr:\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // Anything it left in its group (workers of a service that should not have started).
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            output
+        }
+        Err(_) => {
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!(
+                "{command:?} did not exit within {:?}",
+                eventually::patience()
+            );
+        }
+    }
+}

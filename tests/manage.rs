@@ -1,0 +1,169 @@
+//! `pymsboot-manage config generate` and `config check`: the sample lists
+//! every option with its default, the committed sample matches it, and a check
+//! reports every problem without ever printing a password.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::harness::dir::TempDir;
+use crate::harness::{bin, run};
+
+fn manage(args: &[&str]) -> Output {
+    run(Command::new(bin("pymsboot-manage")).args(args))
+}
+
+fn check(text: &str) -> (TempDir, String, Output) {
+    let dir = TempDir::new();
+    let path = dir.join("check.conf");
+    std::fs::write(&path, text).expect("write the config file");
+    let path = path.display().to_string();
+    let output = manage(&["--config-file", &path, "config", "check"]);
+    (dir, path, output)
+}
+
+fn all_output(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn generate() -> String {
+    let output = manage(&["config", "generate"]);
+    assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
+    String::from_utf8(output.stdout).expect("the sample is UTF-8")
+}
+
+#[test]
+fn config_generate_prints_every_section_and_option_with_its_default() {
+    // Act
+    let sample = generate();
+
+    // Assert
+    for section in [
+        "[DEFAULT]",
+        "[api]",
+        "[engine]",
+        "[database]",
+        "[oslo_messaging_rabbit]",
+    ] {
+        assert!(
+            sample.lines().any(|l| l.trim() == section),
+            "section {section} missing"
+        );
+    }
+    for option in [
+        "#debug = false",
+        "#graceful_shutdown_timeout = 60",
+        "#control_exchange = openstack",
+        "#rpc_response_timeout = 60",
+        "#host = 0.0.0.0",
+        "#port = 9666",
+        "#api_workers = 0",
+        "#max_request_body_size = 114688",
+        "#topic = pymsboot_engine",
+        "#engine_workers = 0",
+        "#max_concurrent_downloads = 4",
+        "#max_download_size = 0",
+        "#allow_private_networks = false",
+        "#max_pool_size = 5",
+        "#max_retries = 10",
+        "#retry_interval = 10",
+    ] {
+        assert!(
+            sample.lines().any(|l| l.trim() == option),
+            "`{option}` missing from the sample"
+        );
+    }
+    for option in [
+        "#log_file",
+        "#log_dir",
+        "#use_stderr",
+        "#use_json",
+        "#transport_url",
+        "#connection",
+    ] {
+        assert!(
+            sample.lines().any(|l| l.trim().starts_with(option)),
+            "`{option} = ...` missing from the sample"
+        );
+    }
+}
+
+#[test]
+fn the_committed_sample_is_what_config_generate_prints() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/pymsboot.conf.sample");
+    let committed = std::fs::read_to_string(&committed)
+        .unwrap_or_else(|e| panic!("read {}: {e}", committed.display()));
+    assert!(
+        committed == generate(),
+        "conf/pymsboot.conf.sample drifted: regenerate it with `pymsboot-manage config generate`"
+    );
+}
+
+#[test]
+fn config_check_accepts_the_generated_sample() {
+    let (_dir, _path, output) = check(&generate());
+    assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
+}
+
+#[test]
+fn config_check_accepts_a_good_file_and_ignores_unknown_sections_and_options() {
+    // Arrange
+    let text = "# a comment\n; another\n[DEFAULT]\ndebug = Yes\nsome_unknown_option = 1\n\n\
+                [api]\nport = 8080\napi_workers = 3\n\n[oslo_concurrency]\nlock_path = /var/lock\n";
+
+    // Act
+    let (_dir, _path, output) = check(text);
+
+    // Assert
+    assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
+}
+
+#[test]
+fn config_check_lists_every_problem_and_exits_2() {
+    // Arrange
+    let text = "[DEFAULT]\ndebug = maybe\n\n[api]\nport = 99999\napi_workers = -1\n";
+
+    // Act
+    let (_dir, path, output) = check(text);
+
+    // Assert
+    let said = all_output(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    for (option, value) in [
+        ("[DEFAULT] debug", "maybe"),
+        ("[api] port", "99999"),
+        ("[api] api_workers", "-1"),
+    ] {
+        assert!(
+            said.lines()
+                .any(|l| l.contains(&path) && l.contains(option) && l.contains(value)),
+            "no line naming {path}, {option} and {value}:\n{said}"
+        );
+    }
+}
+
+#[test]
+fn config_check_never_prints_a_password() {
+    // Arrange: good secrets next to a bad option, then bad secrets.
+    let good_secrets = "[DEFAULT]\ntransport_url = rabbit://u:secretpw@h:5672/\n\n\
+                        [database]\nconnection = postgresql://u:dbsecretpw@h/pymsboot\n\n\
+                        [api]\nport = 99999\n";
+    let bad_secrets = "[DEFAULT]\ntransport_url = rabbit://u:secretpw@h:notaport/\n\n\
+                       [database]\nconnection = nosuchdb://u:dbsecretpw@h/pymsboot\n";
+
+    for text in [good_secrets, bad_secrets] {
+        // Act
+        let (_dir, _path, output) = check(text);
+
+        // Assert
+        let said = all_output(&output);
+        assert_eq!(output.status.code(), Some(2), "{said}");
+        assert!(
+            !said.contains("secretpw"),
+            "a password was printed:\n{said}"
+        );
+    }
+}
