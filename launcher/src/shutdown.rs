@@ -11,7 +11,7 @@ pub struct Shutdown {
 }
 
 /// The side that fires a [`Shutdown`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Trigger {
     sender: watch::Sender<bool>,
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::unistd::{Pid, getpid, getppid};
+use nix::unistd::{Pid, getppid};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::conf::{Config, options};
@@ -135,7 +135,7 @@ async fn serve<S: Service>(service: &S, ctx: WorkerCtx) -> i32 {
             return 1;
         }
     };
-    if let Err(error) = watch_master(&ctx.control) {
+    if let Err(error) = watch_master(&ctx.control, trigger.clone()) {
         tracing::error!(%error, "worker could not watch its master");
         return 1;
     }
@@ -252,14 +252,14 @@ async fn futures_select_ignored(
 /// A thread blocked on the control socket: EOF means the master is gone, even
 /// by `SIGKILL`. The worker then drains briefly and leaves, so no orphan keeps
 /// the port or serves with a stale configuration.
-fn watch_master(channel: &ControlChannel) -> std::io::Result<()> {
+fn watch_master(channel: &ControlChannel, trigger: Trigger) -> std::io::Result<()> {
     let channel = channel.try_clone()?;
     std::thread::Builder::new()
         .name("master-watch".into())
         .spawn(move || {
             channel.wait_for_master_exit();
             tracing::warn!("master is gone; worker drains and exits");
-            let _ = nix::sys::signal::kill(getpid(), Signal::SIGTERM);
+            trigger.fire();
             std::thread::sleep(ORPHAN_DRAIN);
             // SAFETY: `_exit` ends the process without running destructors or
             // atexit handlers, which another thread may be in the middle of using.

@@ -81,57 +81,16 @@ pub struct Sources {
 pub fn load(sources: &Sources, tables: &[&[&'static Opt]]) -> Result<Config, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
     let opts = declared(tables, &mut problems);
-    let known: HashSet<(String, String)> = opts.iter().map(|opt| key(opt)).collect();
-    let sections: HashSet<&str> = known.iter().map(|(section, _)| section.as_str()).collect();
-
-    let mut raw: HashMap<(String, String), Raw> = HashMap::new();
-    let mut files = Vec::new();
-    for path in expand(sources, &mut problems) {
-        let assignments = match ini::read_file(&path) {
-            Ok(assignments) => assignments,
-            Err(message) => {
-                problems.push(ConfigProblem::file(&path, message));
-                continue;
-            }
-        };
-        let source = path.display().to_string();
-        for a in assignments {
-            if !sections.contains(a.section.as_str()) {
-                tracing::debug!(file = %source, section = %a.section, option = %a.name, "ignoring an option of an unknown section");
-            } else if !known.contains(&(a.section.clone(), a.name.clone())) {
-                tracing::debug!(file = %source, section = %a.section, option = %a.name, "ignoring an unknown option");
-            } else {
-                let value = Raw {
-                    value: a.value,
-                    source: source.clone(),
-                };
-                raw.insert((a.section, a.name), value);
-            }
-        }
-        files.push(path);
-    }
-    for o in &sources.overrides {
-        let key = (normalize_section(o.section), normalize_name(o.name));
-        if known.contains(&key) {
-            let value = Raw {
-                value: o.value.clone(),
-                source: COMMAND_LINE.to_owned(),
-            };
-            raw.insert(key, value);
-        } else {
-            problems.push(ConfigProblem {
-                source: COMMAND_LINE.to_owned(),
-                section: Some(o.section.to_owned()),
-                option: Some(o.name.to_owned()),
-                value: None,
-                message: "no such option".to_owned(),
-            });
-        }
-    }
+    let mut raw = RawValues {
+        known: opts.iter().map(|opt| key(opt)).collect(),
+        values: HashMap::new(),
+    };
+    let files = raw.read_files(expand(sources, &mut problems), &mut problems);
+    raw.apply_overrides(&sources.overrides, &mut problems);
 
     let mut entries = Vec::with_capacity(opts.len());
     for opt in opts {
-        match resolve(opt, raw.get(&key(opt))) {
+        match resolve(opt, raw.values.get(&key(opt))) {
             Ok(value) => entries.push(Entry { opt, value }),
             Err(problem) => problems.push(problem),
         }
@@ -140,6 +99,81 @@ pub fn load(sources: &Sources, tables: &[&[&'static Opt]]) -> Result<Config, Vec
         Ok(Config::new(files, entries))
     } else {
         Err(problems)
+    }
+}
+
+/// The configured text of each declared option; later assignments win.
+struct RawValues {
+    known: HashSet<(String, String)>,
+    values: HashMap<(String, String), Raw>,
+}
+
+impl RawValues {
+    /// Reads `paths` in order and returns those that could be read.
+    fn read_files(
+        &mut self,
+        paths: Vec<PathBuf>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Vec<PathBuf> {
+        let mut read = Vec::with_capacity(paths.len());
+        for path in paths {
+            match ini::read_file(&path) {
+                Ok(assignments) => {
+                    self.add_file(&path, assignments);
+                    read.push(path);
+                }
+                Err(message) => problems.push(ConfigProblem::file(&path, message)),
+            }
+        }
+        read
+    }
+
+    fn add_file(&mut self, path: &Path, assignments: Vec<ini::Assignment>) {
+        let file = path.display().to_string();
+        let mut unknown_sections = HashSet::new();
+        for a in assignments {
+            let key = (a.section, a.name);
+            if self.known.contains(&key) {
+                let source = file.clone();
+                self.values.insert(
+                    key,
+                    Raw {
+                        value: a.value,
+                        source,
+                    },
+                );
+            } else if !self.known.iter().any(|(section, _)| *section == key.0) {
+                if unknown_sections.insert(key.0.clone()) {
+                    tracing::debug!(%file, section = %key.0, "ignoring an unknown section");
+                }
+            } else {
+                tracing::debug!(%file, section = %key.0, option = %key.1, "ignoring an unknown option");
+            }
+        }
+    }
+
+    fn apply_overrides(&mut self, overrides: &[Override], problems: &mut Vec<ConfigProblem>) {
+        for o in overrides {
+            let key = (normalize_section(o.section), normalize_name(o.name));
+            if self.known.contains(&key) {
+                let source = COMMAND_LINE.to_owned();
+                self.values.insert(
+                    key,
+                    Raw {
+                        value: o.value.clone(),
+                        source,
+                    },
+                );
+            } else {
+                problems.push(ConfigProblem {
+                    source: COMMAND_LINE.to_owned(),
+                    section: Some(o.section.to_owned()),
+                    option: Some(o.name.to_owned()),
+                    value: None,
+                    message: "no such option".to_owned(),
+                });
+            }
+        }
     }
 }
 

@@ -148,10 +148,10 @@ fn wrap(line: &str, width: usize, indent: &str) -> Vec<String> {
             chunks.pop();
         }
         // A word longer than a line goes on a line of its own, unbroken.
-        if current.is_empty() {
-            if let Some(chunk) = chunks.pop() {
-                current.push(chunk);
-            }
+        if current.is_empty()
+            && let Some(chunk) = chunks.pop()
+        {
+            current.push(chunk);
         }
         if current.last().is_some_and(|c| blank(c)) {
             current.pop();

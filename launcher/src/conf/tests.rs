@@ -34,86 +34,59 @@ impl Drop for Scratch {
     }
 }
 
+/// A test option: not mutable, not secret, unless the caller says otherwise.
+const fn opt(section: &'static str, name: &'static str, kind: OptKind, default: OptDefault) -> Opt {
+    Opt {
+        section,
+        name,
+        kind,
+        default,
+        help: "Help.",
+        mutable: false,
+        secret: false,
+    }
+}
+
 static FLAG: Opt = Opt {
-    section: "DEFAULT",
-    name: "flag",
-    kind: OptKind::Bool,
-    default: OptDefault::Value("false"),
-    help: "A flag.",
     mutable: true,
-    secret: false,
+    ..opt("DEFAULT", "flag", OptKind::Bool, OptDefault::Value("false"))
 };
-static PORT: Opt = Opt {
-    section: "api",
-    name: "port",
-    kind: OptKind::Port,
-    default: OptDefault::Value("9666"),
-    help: "Port.",
-    mutable: false,
-    secret: false,
-};
-static WORKERS: Opt = Opt {
-    section: "api",
-    name: "workers",
-    kind: OptKind::Int {
+static PORT: Opt = opt("api", "port", OptKind::Port, OptDefault::Value("9666"));
+static WORKERS: Opt = opt(
+    "api",
+    "workers",
+    OptKind::Int {
         min: Some(0),
         max: Some(64),
     },
-    default: OptDefault::Value("0"),
-    help: "Workers.",
-    mutable: false,
-    secret: false,
-};
-static NAMES: Opt = Opt {
-    section: "api",
-    name: "names",
-    kind: OptKind::List,
-    default: OptDefault::Value("a,b"),
-    help: "Names.",
-    mutable: false,
-    secret: false,
-};
-static NOTE: Opt = Opt {
-    section: "api",
-    name: "api_note",
-    kind: OptKind::Str,
-    default: OptDefault::Unset,
-    help: "Note.",
-    mutable: false,
-    secret: false,
-};
+    OptDefault::Value("0"),
+);
+static NAMES: Opt = opt("api", "names", OptKind::List, OptDefault::Value("a,b"));
+static NOTE: Opt = opt("api", "api_note", OptKind::Str, OptDefault::Unset);
 static CONNECTION: Opt = Opt {
-    section: "database",
-    name: "connection",
-    kind: OptKind::Url {
-        schemes: &["sqlite", "postgresql", "mysql"],
-    },
-    default: OptDefault::Value("sqlite:////var/lib/x.sqlite"),
-    help: "Database URL.",
-    mutable: false,
     secret: true,
+    ..opt(
+        "database",
+        "connection",
+        OptKind::Url {
+            schemes: &["sqlite", "postgresql", "mysql"],
+        },
+        OptDefault::Value("sqlite:////var/lib/x.sqlite"),
+    )
 };
 static PASSWORD: Opt = Opt {
-    section: "database",
-    name: "password",
-    kind: OptKind::Str,
-    default: OptDefault::Unset,
-    help: "Password.",
-    mutable: false,
     secret: true,
+    ..opt("database", "password", OptKind::Str, OptDefault::Unset)
 };
-static HOST: Opt = Opt {
-    section: "engine",
-    name: "host",
-    kind: OptKind::HostAddress,
-    default: OptDefault::Computed {
+static HOST: Opt = opt(
+    "engine",
+    "host",
+    OptKind::HostAddress,
+    OptDefault::Computed {
         describe: "hostname",
         compute: || "node-1".to_owned(),
     },
-    help: "Host.",
-    mutable: false,
-    secret: false,
-};
+);
 
 const TABLE: &[&Opt] = &[
     &FLAG,
@@ -415,10 +388,7 @@ fn changes_list_differing_options_with_redacted_values() {
 
 #[test]
 fn a_required_option_without_a_value_is_a_problem() {
-    static REQUIRED: Opt = Opt {
-        default: OptDefault::Unset,
-        ..copy(&PORT)
-    };
+    static REQUIRED: Opt = opt("api", "port", OptKind::Port, OptDefault::Unset);
     let problems = load(&Sources::default(), &[&[&REQUIRED]]).expect_err("no value anywhere");
     assert_eq!(
         problems[0].to_string(),
@@ -428,11 +398,8 @@ fn a_required_option_without_a_value_is_a_problem() {
 
 #[test]
 fn an_invalid_built_in_default_and_a_double_declaration_are_reported() {
-    static BAD_DEFAULT: Opt = Opt {
-        default: OptDefault::Value("lots"),
-        ..copy(&WORKERS)
-    };
-    static TWIN: Opt = copy(&PORT);
+    static BAD_DEFAULT: Opt = opt("api", "workers", WORKERS.kind, OptDefault::Value("lots"));
+    static TWIN: Opt = opt("api", "port", OptKind::Port, OptDefault::Value("9666"));
     let problems = load(
         &Sources::default(),
         &[&[&BAD_DEFAULT, &PORT], &[&TWIN, &PORT]],
@@ -460,17 +427,4 @@ fn reading_an_undeclared_option_panics() {
     load(&Sources::default(), &[OPTS])
         .expect("defaults are valid")
         .port(&PORT);
-}
-
-/// A field-by-field copy, for declaring variants of a test option.
-const fn copy(opt: &Opt) -> Opt {
-    Opt {
-        section: opt.section,
-        name: opt.name,
-        kind: opt.kind,
-        default: opt.default,
-        help: opt.help,
-        mutable: opt.mutable,
-        secret: opt.secret,
-    }
 }
