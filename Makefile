@@ -13,8 +13,14 @@ run: build
 	mkdir -p var/log
 	target/release/pymsboot-api --config-file $(CONF) --pid-file var/pymsboot-api.pid
 
+# Doc tests first: nextest runs everything else, each test in its own process,
+# and closes with the summary line.
 test:
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --doc --locked
+	$(CARGO) nextest run --workspace --locked --no-fail-fast
 
 sample:
 	$(CARGO) run --quiet --bin pymsboot-manage -- config generate > conf/pymsboot.conf.sample
+
+bench: build
+	python3 bench/launcher.py

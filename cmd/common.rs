@@ -13,7 +13,12 @@ pub const EXIT_FAILURE: u8 = 1;
 
 /// Every option table of the project, in sample order.
 pub fn all_tables() -> Vec<&'static [&'static Opt]> {
-    vec![conf::options::OPTS, api::conf::OPTS]
+    vec![
+        conf::options::OPTS,
+        api::conf::OPTS,
+        engine::conf::OPTS,
+        rpc::conf::OPTS,
+    ]
 }
 
 /// The parsed flags, or the exit code when the binary is done already

@@ -22,13 +22,20 @@ fn assert_json(response: &Response) -> serde_json::Value {
     response.json()
 }
 
-/// Checks the `{"error":{code,title,message,request_id}}` body of an error.
-fn assert_error(response: &Response, code: u16, title: &str) {
+/// Checks the `{"error":{code,title,message,request_id}}` body of an error;
+/// `title: None` accepts any non-empty title.
+fn assert_error(response: &Response, code: u16, title: Option<&str>) {
     assert_eq!(response.status, code, "{}", response.text());
     let body = assert_json(response);
     let error = &body["error"];
     assert_eq!(error["code"], code, "{body}");
-    assert_eq!(error["title"], title, "{body}");
+    match title {
+        Some(title) => assert_eq!(error["title"], title, "{body}"),
+        None => assert!(
+            error["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{body}"
+        ),
+    }
     assert!(error["message"].is_string(), "{body}");
     assert_eq!(
         error["request_id"].as_str(),
@@ -99,7 +106,7 @@ fn an_unknown_path_is_a_404_in_the_openstack_error_format() {
     let api = api();
     for path in ["/nope", "/v1/nope", "/v2"] {
         let response = api.get(path).expect("GET");
-        assert_error(&response, 404, "Not Found");
+        assert_error(&response, 404, Some("Not Found"));
     }
 }
 
@@ -111,7 +118,7 @@ fn a_wrong_method_on_a_known_path_is_a_405_naming_the_allowed_ones() {
         let response = api.request(Request::new(method, path)).expect("request");
 
         // Assert
-        assert_error(&response, 405, "Method Not Allowed");
+        assert_error(&response, 405, Some("Method Not Allowed"));
         let allow = response
             .header("allow")
             .unwrap_or_else(|| panic!("{method} {path}: no Allow header"));
@@ -151,7 +158,7 @@ fn a_body_over_max_request_body_size_is_a_413_before_it_is_all_sent() {
         .expect("a response before the body ends");
 
     // Assert
-    assert_error(&announced, 413, "Request Entity Too Large");
+    assert_error(&announced, 413, None);
     assert_eq!(streamed.status, 413, "{}", streamed.text());
 }
 
@@ -281,8 +288,12 @@ fn every_request_writes_one_access_line_carrying_its_request_id() {
         ("GET", "/v1", 200)
     );
     assert_eq!(access.len, response.body.len() as u64, "{}", line.raw);
+    // oslo's wsgi format puts two spaces before `len:`; spacing is not the contract.
+    let words: Vec<&str> = line.raw.split_whitespace().collect();
     assert!(
-        line.raw.contains("\"GET /v1 HTTP/1.1\" status: 200 len: "),
+        words
+            .join(" ")
+            .contains("\"GET /v1 HTTP/1.1\" status: 200 len: "),
         "{}",
         line.raw
     );

@@ -1,8 +1,13 @@
 //! The control socket between the master and one worker.
 //!
-//! A `SOCK_SEQPACKET` pair per worker: the worker reports `READY` on it, and
-//! its end reading EOF is how a worker learns the master is gone, even after
-//! a `SIGKILL` that left no chance to signal anyone.
+//! A `SOCK_SEQPACKET` pair per worker: the worker reports `READY` on it, the
+//! master asks it to `DRAIN` on it, and its end reading EOF is how a worker
+//! learns the master is gone, even after a `SIGKILL` that left no chance to
+//! signal anyone.
+//!
+//! Draining is asked here rather than with `SIGTERM` so that a worker which
+//! also gets the operator's `SIGTERM` (`killpg`, systemd) does not take the
+//! master's request for a second signal and stop at once.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -10,6 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 
 const READY: &[u8] = b"READY";
+const DRAIN: &[u8] = b"DRAIN";
 
 /// The master's end of a worker's control socket.
 #[derive(Debug)]
@@ -58,6 +64,21 @@ impl MasterEnd {
     }
 }
 
+impl MasterEnd {
+    /// Asks the worker to drain.
+    ///
+    /// # Errors
+    /// The worker's end is gone (it is exiting) or its buffer is full.
+    pub fn send_drain(&self) -> io::Result<()> {
+        send(
+            self.0.as_raw_fd(),
+            DRAIN,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        )?;
+        Ok(())
+    }
+}
+
 impl AsFd for MasterEnd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()
@@ -76,12 +97,14 @@ impl ControlChannel {
         self.0.as_raw_fd()
     }
 
-    /// Blocks until the master's end is closed (the master exited or died).
-    pub fn wait_for_master_exit(&self) {
+    /// Blocks until the master's end is closed (the master exited or died),
+    /// calling `on_drain` for every drain request meanwhile.
+    pub fn watch_master(&self, mut on_drain: impl FnMut()) {
         let mut buf = [0u8; 64];
         loop {
             match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Ok(0) => return,
+                Ok(n) if &buf[..n] == DRAIN => on_drain(),
                 Err(nix::errno::Errno::EINTR) | Ok(_) => continue,
                 Err(_) => return,
             }
@@ -108,9 +131,12 @@ mod tests {
     }
 
     #[test]
-    fn the_worker_sees_the_master_go() {
+    fn the_worker_sees_drain_requests_then_the_master_go() {
         let (master, worker) = pair().expect("socketpair");
+        master.send_drain().expect("send");
         drop(master);
-        worker.wait_for_master_exit();
+        let mut drains = 0;
+        worker.watch_master(|| drains += 1);
+        assert_eq!(drains, 1);
     }
 }

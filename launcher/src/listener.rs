@@ -10,9 +10,9 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The accept backlog; std's fixed 128 overflows under a burst during a reload.
-pub const BACKLOG: i32 = 2048;
+const BACKLOG: i32 = 2048;
 
-/// Binds a TCP listener on `host:port` with [`BACKLOG`], `SO_REUSEADDR`, and
+/// Binds a TCP listener on `host:port` with a backlog of 2048, `SO_REUSEADDR`, and
 /// non-blocking mode (set once here: the flag is shared with every worker).
 ///
 /// # Errors

@@ -92,10 +92,13 @@ impl LogSettings {
 }
 
 /// Why logging could not be set up or changed.
+///
+/// The messages include their cause: they are printed with `{}` at startup
+/// and logged with `%error` on reopen, where nobody walks the source chain.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// The log file could not be opened for appending.
-    #[error("cannot open log file {}", path.display())]
+    #[error("cannot open log file {}: {source}", path.display())]
     Open {
         /// The path that was tried.
         path: PathBuf,
@@ -107,7 +110,7 @@ pub enum LogError {
     #[error("a global tracing subscriber is already installed")]
     Install(#[from] SetGlobalDefaultError),
     /// The level filter could not be replaced (its subscriber is gone).
-    #[error("cannot change the log level")]
+    #[error("cannot change the log level: {0}")]
     Reload(#[source] reload::Error),
 }
 
@@ -287,13 +290,58 @@ mod tests {
         assert_eq!(settings(None, None).log_path("pymsboot-api"), None);
     }
 
+    fn config(values: &[(&'static str, &str)]) -> Config {
+        use crate::conf::{self, Override, Sources};
+        let overrides = values
+            .iter()
+            .map(|(name, value)| Override {
+                section: "DEFAULT",
+                name,
+                value: (*value).to_owned(),
+            })
+            .collect();
+        let sources = Sources {
+            overrides,
+            ..Sources::default()
+        };
+        conf::load(&sources, &[conf::OPTS]).expect("the test values are valid")
+    }
+
     #[test]
-    fn an_open_error_names_the_path() {
+    fn from_config_reads_the_default_section() {
+        let config = config(&[
+            ("debug", "true"),
+            ("log_file", "api.log"),
+            ("log_dir", "/var/log/pymsboot"),
+            ("use_stderr", "yes"),
+            ("use_json", "on"),
+        ]);
+        assert_eq!(
+            LogSettings::from_config(&config),
+            LogSettings {
+                debug: true,
+                log_file: Some("api.log".into()),
+                log_dir: Some("/var/log/pymsboot".into()),
+                use_stderr: true,
+                use_json: true,
+            }
+        );
+    }
+
+    #[test]
+    fn from_config_defaults_to_info_on_stderr_and_treats_empty_paths_as_unset() {
+        let settings = LogSettings::from_config(&config(&[("log_file", ""), ("log_dir", "")]));
+        assert_eq!(settings, LogSettings::default());
+        assert_eq!(settings.log_path("pymsboot-api"), None);
+    }
+
+    #[test]
+    fn an_open_error_names_the_path_and_the_cause() {
         let error = Sinks::open(Some(Path::new("/nonexistent-dir/x.log")), false, false)
             .expect_err("the directory does not exist");
         assert_eq!(
             error.to_string(),
-            "cannot open log file /nonexistent-dir/x.log"
+            "cannot open log file /nonexistent-dir/x.log: No such file or directory (os error 2)"
         );
         assert!(std::error::Error::source(&error).is_some());
     }

@@ -27,6 +27,11 @@ impl Trigger {
     pub fn fire(&self) {
         self.sender.send_replace(true);
     }
+
+    /// Whether the token has fired.
+    pub fn fired(&self) -> bool {
+        *self.sender.borrow()
+    }
 }
 
 impl Shutdown {

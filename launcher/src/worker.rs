@@ -7,6 +7,7 @@
 //! holds a sibling's control socket open past the master's death.
 #![allow(unsafe_code)]
 
+use std::net::TcpListener;
 use std::os::fd::RawFd;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub struct ChildSetup<'a> {
     pub slot: usize,
     pub generation: u64,
     pub config: Arc<Config>,
-    pub listeners: &'a Listeners,
+    pub listeners: &'a [&'a TcpListener],
     pub log: LogHandle,
     pub channel: ControlChannel,
 }
@@ -229,7 +230,9 @@ async fn handle_signals(mut signals: WorkerSignals, trigger: Trigger, log: LogHa
             return 1;
         }
         draining = true;
-        tracing::info!("worker draining");
+        if !trigger.fired() {
+            tracing::info!("worker draining");
+        }
         trigger.fire();
     }
 }
@@ -249,15 +252,21 @@ async fn futures_select_ignored(
     .await
 }
 
-/// A thread blocked on the control socket: EOF means the master is gone, even
-/// by `SIGKILL`. The worker then drains briefly and leaves, so no orphan keeps
-/// the port or serves with a stale configuration.
+/// A thread blocked on the control socket: the master's drain requests fire
+/// the shutdown; EOF means the master is gone, even by `SIGKILL`. The worker
+/// then drains briefly and leaves, so no orphan keeps the port or serves with
+/// a stale configuration.
 fn watch_master(channel: &ControlChannel, trigger: Trigger) -> std::io::Result<()> {
     let channel = channel.try_clone()?;
     std::thread::Builder::new()
         .name("master-watch".into())
         .spawn(move || {
-            channel.wait_for_master_exit();
+            channel.watch_master(|| {
+                if !trigger.fired() {
+                    tracing::info!("the master asked this worker to drain");
+                }
+                trigger.fire();
+            });
             tracing::warn!("master is gone; worker drains and exits");
             trigger.fire();
             std::thread::sleep(ORPHAN_DRAIN);

@@ -34,6 +34,8 @@ pub struct ApiConfig {
     pub env: Vec<(String, String)>,
     /// A `--pid-file` other than the one in the test's directory.
     pub pid_file: Option<PathBuf>,
+    /// Extra command-line arguments after `--config-file` and `--pid-file`.
+    pub args: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -45,6 +47,7 @@ impl Default for ApiConfig {
             extra: Vec::new(),
             env: Vec::new(),
             pid_file: None,
+            args: Vec::new(),
         }
     }
 }
@@ -84,6 +87,12 @@ impl ApiConfig {
     /// Uses `path` as `--pid-file`.
     pub fn pid_file(mut self, path: &Path) -> ApiConfig {
         self.pid_file = Some(path.into());
+        self
+    }
+
+    /// Adds a command-line argument.
+    pub fn arg(mut self, arg: &str) -> ApiConfig {
+        self.args.push(arg.into());
         self
     }
 
@@ -173,6 +182,7 @@ impl Api {
             .arg(&config_path)
             .arg("--pid-file")
             .arg(&pid_path)
+            .args(&config.args)
             .env_remove("PYMSBOOT_FAULT_WORKER_BOOT")
             .env("NOTIFY_SOCKET", notify.path())
             .envs(config.env.iter().map(|(k, v)| (k, v)))

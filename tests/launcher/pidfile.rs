@@ -7,7 +7,7 @@ use nix::sys::signal::Signal;
 
 use crate::harness::cluster::{Api, ApiConfig};
 use crate::harness::dir::TempDir;
-use crate::harness::logs::{self};
+use crate::harness::logs;
 use crate::harness::{bin, run};
 
 #[test]

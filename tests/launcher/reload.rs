@@ -2,9 +2,11 @@
 //! reload that keeps the old workers, and the `NOTIFY_SOCKET` protocol around it.
 
 use super::{access_pids, burst};
-use crate::harness::cluster::{Api, ApiConfig};
-use crate::harness::eventually::{ensure, eventually};
-use crate::harness::http::{self};
+use std::time::Duration;
+
+use crate::harness::cluster::{Api, ApiConfig, is_alive};
+use crate::harness::eventually::{consistently, ensure, eventually};
+use crate::harness::http;
 use crate::harness::load::{Load, Mode};
 use crate::harness::trace;
 
@@ -36,9 +38,10 @@ fn five_reloads_under_load_fail_no_request_start_new_generations_and_apply_debug
         let next = api.wait_workers(mark, 2, &generation);
         trace!("reload {round}: {generation:?} -> {next:?}");
         generation = next;
-        load.wait_progress(20);
+        load.wait_progress(100);
     }
     let report = load.stop();
+    trace!("{} requests served across 5 reloads", report.ok.len());
 
     // Assert
     assert!(
@@ -168,4 +171,45 @@ fn the_notify_socket_sees_ready_reloading_and_stopping_from_the_master_only() {
         strangers.is_empty(),
         "datagrams not from the master: {strangers:?}"
     );
+}
+
+#[test]
+fn sighups_in_quick_succession_are_coalesced_and_never_stop_the_master() {
+    // Arrange
+    let mut api = Api::start(ApiConfig::default().workers(2));
+    let before = api.worker_pids();
+    let mark = api.notify().mark();
+
+    // Act
+    for _ in 0..3 {
+        api.hup();
+    }
+
+    // Assert: the reloads that happened all finished, with a new generation.
+    let count = |api: &Api, line: &str| {
+        api.notify()
+            .since(mark)
+            .iter()
+            .filter(|d| d.has(line))
+            .count()
+    };
+    eventually("every RELOADING=1 answered by a READY=1", || {
+        api.assert_running();
+        let (reloading, ready) = (count(&api, "RELOADING=1"), count(&api, "READY=1"));
+        ensure(reloading >= 1 && ready == reloading, || {
+            format!("{reloading} RELOADING=1, {ready} READY=1")
+        })
+    });
+    api.wait_workers(mark, 2, &before);
+    consistently(
+        Duration::from_secs(1),
+        "no further reload, master up",
+        || {
+            let reloading = count(&api, "RELOADING=1");
+            ensure(reloading <= 2 && is_alive(api.master_pid()), || {
+                format!("{reloading} reloads for 3 quick SIGHUPs")
+            })
+        },
+    );
+    burst(&api, 4);
 }

@@ -1,9 +1,12 @@
-//! The command line and configuration errors at start: exit 2 with one line
-//! per problem, `--version`, `--help`.
+//! The command line at start: configuration errors exit 2 with one line per
+//! problem, `--config-dir` order, `--debug`, `--version`, `--help`.
 
 use std::process::Command;
 
+use super::burst;
+use crate::harness::cluster::{Api, ApiConfig};
 use crate::harness::dir::TempDir;
+use crate::harness::eventually::{ensure, eventually};
 use crate::harness::{bin, run};
 
 /// Runs `pymsboot-api` with a config file holding `text` (and nothing else).
@@ -113,4 +116,43 @@ fn version_and_help_print_and_exit_0() {
         String::from_utf8_lossy(&help.stdout).contains("--config-file"),
         "--help lists --config-file"
     );
+}
+
+#[test]
+fn config_dir_files_are_read_after_the_config_file_in_sorted_order() {
+    // Arrange
+    let dir = TempDir::new();
+    std::fs::write(dir.join("20-last.conf"), "[api]\napi_workers = 3\n").expect("write");
+    std::fs::write(dir.join("10-first.conf"), "[api]\napi_workers = 1\n").expect("write");
+    std::fs::write(dir.join("30-ignored.txt"), "[api]\napi_workers = 4\n").expect("write");
+    let config_dir = dir.path().display().to_string();
+
+    // Act
+    let api = Api::start(
+        ApiConfig::default()
+            .workers(2)
+            .arg("--config-dir")
+            .arg(&config_dir),
+    );
+
+    // Assert
+    assert_eq!(
+        api.worker_pids().len(),
+        3,
+        "the last *.conf of the directory wins"
+    );
+}
+
+#[test]
+fn the_debug_flag_turns_on_debug_logging() {
+    // Arrange / Act
+    let api = Api::start(ApiConfig::default().workers(1).debug(false).arg("--debug"));
+    burst(&api, 2);
+
+    // Assert
+    eventually("a DEBUG line", || {
+        ensure(api.log_lines().iter().any(|l| l.level == "DEBUG"), || {
+            "none yet".to_owned()
+        })
+    });
 }

@@ -4,7 +4,8 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 
 use super::start_slow_request;
 use crate::harness::cluster::{Api, ApiConfig, is_alive};
@@ -133,4 +134,28 @@ fn killing_the_master_takes_every_worker_down_and_frees_the_port() {
         killed.elapsed()
     );
     TcpListener::bind(("127.0.0.1", port)).expect("the port can be bound again");
+}
+
+#[test]
+fn sigterm_to_the_whole_process_group_stops_cleanly_without_respawning() {
+    // Arrange
+    let mut api = Api::start(ApiConfig::default().workers(2));
+    let before = api.log_text().len();
+
+    // Act: what systemd's control-group stop or Ctrl-C does.
+    killpg(Pid::from_raw(api.master_pid()), Signal::SIGTERM).expect("signal the process group");
+    let status = api.wait_exit();
+
+    // Assert
+    assert!(status.success(), "exit status {status}");
+    let after = api.log_text();
+    let complaints: Vec<&str> = after[before..]
+        .lines()
+        .filter(|l| l.contains(" WARNING ") || l.contains(" ERROR "))
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "workers stopping with their master were treated as failures: {complaints:#?}"
+    );
+    assert!(api.process_group().is_empty());
 }

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 use super::{access_pids, burst, master_lines, mentions};
 use crate::harness::cluster::{Api, ApiConfig, is_alive, threads};
 use crate::harness::eventually::{consistently, ensure, eventually};
+use crate::harness::load::{Load, Mode};
 use crate::harness::trace;
 
 #[test]
@@ -159,11 +160,13 @@ fn the_master_stays_single_threaded_after_start_reloads_and_respawns() {
 }
 
 #[test]
-fn sigttin_adds_a_worker_and_sigttou_removes_one_but_never_the_last() {
+fn sigttin_adds_a_worker_and_sigttou_removes_one_but_never_the_last_without_failing_a_request() {
     // Arrange
     let mut api = Api::start(ApiConfig::default().workers(2));
     let none = BTreeSet::new();
     let original = api.worker_pids();
+    let load = Load::start(api.port(), &[Mode::KeepAlive, Mode::Close]);
+    load.wait_progress(20);
 
     // Act / Assert
     let mark = api.notify().mark();
@@ -178,6 +181,7 @@ fn sigttin_adds_a_worker_and_sigttou_removes_one_but_never_the_last() {
         let mark = api.notify().mark();
         api.ttou();
         api.wait_workers(mark, n, &none);
+        load.wait_progress(50);
     }
     api.ttou();
     consistently(
@@ -188,7 +192,29 @@ fn sigttin_adds_a_worker_and_sigttou_removes_one_but_never_the_last() {
             ensure(pids.len() == 1, || format!("{pids:?}"))
         },
     );
-    burst(&api, 2);
+    load.wait_progress(20);
+    let report = load.stop();
+    assert!(
+        report.failures.is_empty(),
+        "failed requests while resizing:\n{}",
+        report.failures.join("\n")
+    );
+}
+
+#[test]
+fn zero_api_workers_means_one_worker_per_cpu() {
+    // Arrange
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+
+    // Act
+    let api = Api::start(ApiConfig::default().workers(0));
+
+    // Assert
+    assert_eq!(
+        api.worker_pids().len(),
+        cpus,
+        "api_workers = 0 on {cpus} CPUs"
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ use super::secret::redact_url;
 
 /// What an option's value must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(unpredictable_function_pointer_comparisons)]
 pub enum OptKind {
     /// `true/false`, `yes/no`, `on/off` or `1/0`, in any case.
     Bool,
@@ -39,6 +40,14 @@ pub enum OptKind {
     },
     /// An IPv4 or IPv6 literal, or a host name.
     HostAddress,
+    /// A string checked by the crate that owns it (a transport URL, a
+    /// database URL): its grammar lives beside the code that uses it.
+    Checked {
+        /// The type as the sample names it, e.g. `transport URL value`.
+        type_name: &'static str,
+        /// `Ok` for a valid value, else what is allowed.
+        check: fn(&str) -> Result<(), String>,
+    },
 }
 
 impl OptKind {
@@ -52,6 +61,7 @@ impl OptKind {
             OptKind::List => "list value",
             OptKind::Url { .. } => "uri value",
             OptKind::HostAddress => "host address value",
+            OptKind::Checked { type_name, .. } => type_name,
         }
     }
 
@@ -124,6 +134,14 @@ impl Opt {
         }
     }
 
+    /// Whether `raw` is a valid value of this option, as a file would spell it.
+    ///
+    /// # Errors
+    /// What the option allows, as the end of a problem line.
+    pub fn check(&self, raw: &str) -> Result<(), String> {
+        super::value::parse(self.kind, raw).map(drop)
+    }
+
     /// `value` as it may be printed: unchanged for an ordinary option; for a
     /// secret URL, with the passwords replaced by `***`; for any other secret,
     /// `***`.
@@ -132,7 +150,9 @@ impl Opt {
             _ if !self.secret => Cow::Borrowed(value),
             // Something that is not even shaped like a URL may be a bare
             // password typed in the wrong place.
-            OptKind::Url { .. } if value.contains("://") => Cow::Owned(redact_url(value)),
+            OptKind::Url { .. } | OptKind::Checked { .. } if value.contains("://") => {
+                Cow::Owned(redact_url(value))
+            }
             _ => Cow::Borrowed("***"),
         }
     }

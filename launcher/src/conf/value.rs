@@ -62,6 +62,9 @@ pub(crate) fn parse(kind: OptKind, raw: &str) -> Result<Value, String> {
         OptKind::List => Some(Value::List(parse_list(raw))),
         OptKind::Url { schemes } => is_url(raw, schemes).then(|| Value::Str(Some(raw.to_owned()))),
         OptKind::HostAddress => is_host_address(raw).then(|| Value::Str(Some(raw.to_owned()))),
+        OptKind::Checked { check, .. } => {
+            return check(raw).map(|()| Value::Str(Some(raw.to_owned())));
+        }
     };
     value.ok_or_else(|| expected(kind))
 }
@@ -80,6 +83,7 @@ pub(crate) fn expected(kind: OptKind) -> String {
             schemes.join(", ")
         ),
         OptKind::HostAddress => "expected an IPv4 or IPv6 address or a host name".to_owned(),
+        OptKind::Checked { type_name, .. } => format!("expected a valid {type_name}"),
     }
 }
 

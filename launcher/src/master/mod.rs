@@ -482,10 +482,19 @@ impl<S: Service> Master<S> {
     }
 
     fn drain_worker(&mut self, pid: Pid) {
-        if let Some(worker) = self.workers.get_mut(&pid) {
-            worker.state = WorkerState::Draining;
+        let Some(worker) = self.workers.get_mut(&pid) else {
+            return;
+        };
+        worker.state = WorkerState::Draining;
+        // A worker whose control socket is gone is exiting anyway; SIGTERM
+        // covers the odd case where it is not.
+        let asked = worker
+            .control
+            .as_ref()
+            .is_some_and(|end| end.send_drain().is_ok());
+        if !asked {
+            self.signal_worker(pid, Signal::SIGTERM);
         }
-        self.signal_worker(pid, Signal::SIGTERM);
     }
 
     fn stop_gracefully(&mut self, signal: Signal) {

@@ -107,20 +107,18 @@ impl<S: Service> Master<S> {
         let Some(gen_) = self.generations.iter().find(|g| g.id == generation) else {
             return;
         };
-        let listeners: Vec<_> = gen_
-            .listeners
-            .iter()
-            .filter_map(|(_, l)| l.try_clone().ok())
-            .collect();
         let plan = Plan {
             slot: slot_index,
             generation,
             config: &gen_.config,
-            listeners: &listeners,
+            listeners: gen_
+                .listeners
+                .iter()
+                .map(|(_, listener)| listener)
+                .collect(),
             log: &self.log,
         };
         let outcome = spawn::spawn(&self.service, plan);
-        drop(listeners);
         match outcome {
             Ok((pid, control)) => {
                 tracing::info!(slot = slot_index, generation, "started worker {pid}");

@@ -2,6 +2,7 @@
 #![allow(unsafe_code)]
 
 use std::io::{self, Write};
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use nix::unistd::{ForkResult, Pid, fork};
@@ -9,7 +10,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 use crate::conf::Config;
 use crate::control::{self, MasterEnd};
 use crate::log::LogHandle;
-use crate::service::{Listeners, Service};
+use crate::service::Service;
 use crate::worker::{self, ChildSetup};
 
 /// What a new worker gets.
@@ -21,7 +22,7 @@ pub struct Plan<'a> {
     /// The generation's configuration.
     pub config: &'a Arc<Config>,
     /// The generation's listeners.
-    pub listeners: &'a Listeners,
+    pub listeners: Vec<&'a TcpListener>,
     /// The process logger.
     pub log: &'a LogHandle,
 }
@@ -66,7 +67,7 @@ pub fn spawn<S: Service>(service: &S, plan: Plan<'_>) -> Result<(Pid, MasterEnd)
                     slot: plan.slot,
                     generation: plan.generation,
                     config: Arc::clone(plan.config),
-                    listeners: plan.listeners,
+                    listeners: &plan.listeners,
                     log: plan.log.clone(),
                     channel,
                 },
