@@ -13,12 +13,9 @@ pub const EXIT_FAILURE: u8 = 1;
 
 /// Every option table of the project, in sample order.
 pub fn all_tables() -> Vec<&'static [&'static Opt]> {
-    vec![
-        conf::options::OPTS,
-        api::conf::OPTS,
-        engine::conf::OPTS,
-        rpc::conf::OPTS,
-    ]
+    let mut tables = vec![conf::options::OPTS, api::conf::OPTS, engine::conf::OPTS];
+    tables.extend_from_slice(rpc::conf::OPTS);
+    tables
 }
 
 /// The parsed flags, or the exit code when the binary is done already

@@ -3,31 +3,6 @@
 
 use launcher::conf::{Opt, OptDefault, OptKind};
 
-const fn opt(
-    section: &'static str,
-    name: &'static str,
-    kind: OptKind,
-    default: &'static str,
-    help: &'static str,
-) -> Opt {
-    Opt {
-        section,
-        name,
-        kind,
-        default: OptDefault::Value(default),
-        help,
-        mutable: false,
-        secret: false,
-    }
-}
-
-const fn at_least(min: i64) -> OptKind {
-    OptKind::Int {
-        min: Some(min),
-        max: None,
-    }
-}
-
 fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()
@@ -52,7 +27,7 @@ pub static HOST: Opt = Opt {
 };
 
 /// `[engine] topic`: the RPC topic the engine consumes.
-pub static TOPIC: Opt = opt(
+pub static TOPIC: Opt = Opt::new(
     "engine",
     "topic",
     OptKind::Str,
@@ -61,7 +36,7 @@ pub static TOPIC: Opt = opt(
 );
 
 /// `[engine] engine_workers`: how many engine worker processes run.
-pub static ENGINE_WORKERS: Opt = opt(
+pub static ENGINE_WORKERS: Opt = Opt::new(
     "engine",
     "engine_workers",
     OptKind::Int {
@@ -73,7 +48,7 @@ pub static ENGINE_WORKERS: Opt = opt(
 );
 
 /// `[engine] storage_dir`: where downloaded movies are kept.
-pub static STORAGE_DIR: Opt = opt(
+pub static STORAGE_DIR: Opt = Opt::new(
     "engine",
     "storage_dir",
     OptKind::Str,
@@ -82,7 +57,7 @@ pub static STORAGE_DIR: Opt = opt(
 );
 
 /// `[engine] max_concurrent_downloads`.
-pub static MAX_CONCURRENT_DOWNLOADS: Opt = opt(
+pub static MAX_CONCURRENT_DOWNLOADS: Opt = Opt::new(
     "engine",
     "max_concurrent_downloads",
     OptKind::Int {
@@ -94,17 +69,17 @@ pub static MAX_CONCURRENT_DOWNLOADS: Opt = opt(
 );
 
 /// `[engine] max_download_size`.
-pub static MAX_DOWNLOAD_SIZE: Opt = opt(
+pub static MAX_DOWNLOAD_SIZE: Opt = Opt::new(
     "engine",
     "max_download_size",
-    at_least(0),
+    OptKind::at_least(0),
     "0",
     "The largest movie, in bytes, the engine downloads; a larger one ends in the error state. \
      0 means no limit.",
 );
 
 /// `[engine] allow_private_networks`.
-pub static ALLOW_PRIVATE_NETWORKS: Opt = opt(
+pub static ALLOW_PRIVATE_NETWORKS: Opt = Opt::new(
     "engine",
     "allow_private_networks",
     OptKind::Bool,
@@ -129,34 +104,34 @@ pub static CONNECTION: Opt = Opt {
 };
 
 /// `[database] max_pool_size`.
-pub static MAX_POOL_SIZE: Opt = opt(
+pub static MAX_POOL_SIZE: Opt = Opt::new(
     "database",
     "max_pool_size",
-    at_least(1),
+    OptKind::at_least(1),
     "5",
     "The most connections one engine worker keeps open to the database.",
 );
 
 /// `[database] max_retries`.
-pub static MAX_RETRIES: Opt = opt(
+pub static MAX_RETRIES: Opt = Opt::new(
     "database",
     "max_retries",
-    at_least(-1),
+    OptKind::at_least(-1),
     "10",
     "How many times to retry the database connection at start. -1 retries forever.",
 );
 
 /// `[database] retry_interval`.
-pub static RETRY_INTERVAL: Opt = opt(
+pub static RETRY_INTERVAL: Opt = Opt::new(
     "database",
     "retry_interval",
-    at_least(0),
+    OptKind::at_least(0),
     "10",
     "Seconds between database connection attempts at start.",
 );
 
 /// `[database] auto_migrate`.
-pub static AUTO_MIGRATE: Opt = opt(
+pub static AUTO_MIGRATE: Opt = Opt::new(
     "database",
     "auto_migrate",
     OptKind::Bool,

@@ -51,6 +51,14 @@ pub enum OptKind {
 }
 
 impl OptKind {
+    /// An integer with a lower bound only.
+    pub const fn at_least(min: i64) -> OptKind {
+        OptKind::Int {
+            min: Some(min),
+            max: None,
+        }
+    }
+
     /// The type as oslo-config-generator names it in a sample, e.g. `integer value`.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -124,6 +132,26 @@ pub struct Opt {
 }
 
 impl Opt {
+    /// An ordinary option: a fixed default, not mutable, not secret. Spell
+    /// out the struct for anything else.
+    pub const fn new(
+        section: &'static str,
+        name: &'static str,
+        kind: OptKind,
+        default: &'static str,
+        help: &'static str,
+    ) -> Opt {
+        Opt {
+            section,
+            name,
+            kind,
+            default: OptDefault::Value(default),
+            help,
+            mutable: false,
+            secret: false,
+        }
+    }
+
     /// The default as a sample config shows it: the value, `<None>` when
     /// unset, or `<describe>` when computed.
     pub fn default_text(&self) -> Cow<'static, str> {
