@@ -1,0 +1,346 @@
+//! [`Transport`]: the process's one broker connection, kept up by a task that
+//! reconnects across the host list with oslo.messaging's backoff, and the
+//! confirm-mode channel every publish goes through.
+//!
+//! Clients and servers watch the connection's *generation*: each new
+//! connection is a new generation, on which they declare their queues and
+//! consumers again, so a broker restart needs no process restart.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event, ExchangeKind,
+};
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::replies::Replies;
+use crate::settings::Settings;
+use crate::transport_url::BrokerHost;
+
+/// How long one TCP/AMQP connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One live connection.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub(crate) connection: Arc<Connection>,
+    pub(crate) generation: u64,
+}
+
+/// The publishing channel of one generation, and the exchanges declared on it.
+struct Publisher {
+    generation: u64,
+    channel: Channel,
+    declared: HashSet<String>,
+}
+
+struct Inner {
+    settings: Settings,
+    replies: Arc<Replies>,
+    link: watch::Sender<Option<Link>>,
+    publisher: tokio::sync::Mutex<Option<Publisher>>,
+    closed: watch::Sender<bool>,
+    supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The broker connection of a process, shared by its clients and servers.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+/// The exchange kinds oslo.messaging declares.
+pub(crate) enum Exchange<'a> {
+    /// The control exchange (`topic`).
+    Topic(&'a str),
+    /// A topic's fanout exchange (`fanout`, auto-delete).
+    Fanout(&'a str),
+    /// The default exchange, never declared (replies).
+    Default,
+}
+
+impl Transport {
+    /// Starts connecting in the background; clients and servers wait for it.
+    /// Must be called inside a tokio runtime.
+    pub fn start(settings: Settings) -> Transport {
+        let (link, _) = watch::channel(None);
+        let (closed, _) = watch::channel(false);
+        let transport = Transport {
+            inner: Arc::new(Inner {
+                settings,
+                replies: Arc::new(Replies::new()),
+                link,
+                publisher: tokio::sync::Mutex::new(None),
+                closed,
+                supervisor: Mutex::new(None),
+            }),
+        };
+        let task = tokio::spawn(supervise(Arc::downgrade(&transport.inner)));
+        *transport
+            .inner
+            .supervisor
+            .lock()
+            .expect("never poisoned: no panic while held") = Some(task);
+        transport
+    }
+
+    /// The configuration this transport was started with.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Whether a connection is up now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.link.borrow().is_some()
+    }
+
+    /// Waits until a connection is up, at most `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let mut receiver = self.inner.link.subscribe();
+        tokio::time::timeout(timeout, receiver.wait_for(Option::is_some))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The process's reply queue, shared by every client of this transport.
+    pub(crate) fn replies(&self) -> Arc<Replies> {
+        Arc::clone(&self.inner.replies)
+    }
+
+    pub(crate) fn current(&self) -> Option<Link> {
+        self.inner.link.borrow().clone()
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Option<Link>> {
+        self.inner.link.subscribe()
+    }
+
+    /// Closes the connection and stops reconnecting.
+    pub async fn close(&self) {
+        self.inner.closed.send_replace(true);
+        if let Some(task) = self.inner.supervisor.lock().expect("never poisoned").take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Publishes `body` with oslo's properties and waits for the broker's
+    /// confirm. Returns `Ok(false)` when a mandatory message came back
+    /// unroutable (no such queue).
+    pub(crate) async fn publish(
+        &self,
+        exchange: Exchange<'_>,
+        routing_key: &str,
+        body: &[u8],
+        mandatory: bool,
+        expiration: Option<Duration>,
+    ) -> Result<bool, Error> {
+        let link = self.current().ok_or(Error::Unavailable)?;
+        let channel = self.publisher_channel(&link, &exchange).await?;
+        let name = match exchange {
+            Exchange::Topic(name) | Exchange::Fanout(name) => name,
+            Exchange::Default => "",
+        };
+        let mut properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_content_encoding("utf-8".into())
+            .with_delivery_mode(2)
+            .with_priority(0)
+            .with_headers(FieldTable::default());
+        if let Some(ttl) = expiration {
+            properties = properties.with_expiration(ttl.as_millis().max(1).to_string().into());
+        }
+        let options = BasicPublishOptions {
+            mandatory,
+            immediate: false,
+        };
+        let confirm = channel
+            .basic_publish(name.into(), routing_key.into(), options, body, properties)
+            .await?
+            .await?;
+        match confirm {
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(true),
+            Confirmation::Ack(Some(_returned)) => Ok(false),
+            Confirmation::Nack(_) => Err(Error::NotConfirmed),
+        }
+    }
+
+    async fn publisher_channel(
+        &self,
+        link: &Link,
+        exchange: &Exchange<'_>,
+    ) -> Result<Channel, Error> {
+        let mut publisher = self.inner.publisher.lock().await;
+        let stale = publisher
+            .as_ref()
+            .is_none_or(|p| p.generation != link.generation || !p.channel.status().connected());
+        if stale {
+            let channel = link.connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            *publisher = Some(Publisher {
+                generation: link.generation,
+                channel,
+                declared: HashSet::new(),
+            });
+        }
+        let publisher = publisher.as_mut().expect("set just above");
+        let (name, kind, auto_delete) = match exchange {
+            Exchange::Topic(name) => (*name, ExchangeKind::Topic, self.inner.settings.auto_delete),
+            Exchange::Fanout(name) => (*name, ExchangeKind::Fanout, true),
+            Exchange::Default => return Ok(publisher.channel.clone()),
+        };
+        if !publisher.declared.contains(name) {
+            declare_exchange(
+                &publisher.channel,
+                name,
+                kind,
+                self.inner.settings.durable,
+                auto_delete,
+            )
+            .await?;
+            publisher.declared.insert(name.to_string());
+        }
+        Ok(publisher.channel.clone())
+    }
+}
+
+/// Declares an exchange as oslo.messaging does (same flags, no arguments),
+/// so Python and Rust peers can share it.
+pub(crate) async fn declare_exchange(
+    channel: &Channel,
+    name: &str,
+    kind: ExchangeKind,
+    durable: bool,
+    auto_delete: bool,
+) -> Result<(), Error> {
+    let options = ExchangeDeclareOptions {
+        durable,
+        auto_delete,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(name.into(), kind, options, FieldTable::default())
+        .await?;
+    Ok(())
+}
+
+/// Keeps a connection up until the transport is closed or dropped.
+async fn supervise(inner: std::sync::Weak<Inner>) {
+    let mut generation = 0;
+    let mut next_host = 0;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let settings = strong.settings.clone();
+        let mut closed = strong.closed.subscribe();
+        drop(strong);
+        let connected = tokio::select! {
+            connected = connect_with_backoff(&settings, &mut next_host) => connected,
+            _ = closed.wait_for(|c| *c) => return,
+        };
+        let (connection, host) = connected;
+        generation += 1;
+        let mut events = connection.events_listener();
+        let connection = Arc::new(connection);
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        tracing::info!(broker = %host, generation, "connected to the message broker");
+        strong.link.send_replace(Some(Link {
+            connection: Arc::clone(&connection),
+            generation,
+        }));
+        drop(strong);
+        let lost = tokio::select! {
+            reason = async {
+                while let Some(event) = events.next().await {
+                    if let Event::Error(error) = event {
+                        return error.to_string();
+                    }
+                }
+                "the connection closed".to_string()
+            } => Some(reason),
+            _ = closed.wait_for(|c| *c) => None,
+        };
+        if let Some(strong) = inner.upgrade() {
+            strong.link.send_replace(None);
+        }
+        match lost {
+            Some(reason) => {
+                tracing::warn!(broker = %host, "lost the message broker connection: {reason}; reconnecting")
+            }
+            None => {
+                let _ = connection.close(200, "closing".into()).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Tries every host in turn (the next one after the last that worked first),
+/// waiting between full rounds as oslo.messaging does: 1, 3, 5 … s, capped.
+async fn connect_with_backoff(
+    settings: &Settings,
+    next_host: &mut usize,
+) -> (Connection, BrokerHost) {
+    let hosts = &settings.url.hosts;
+    let mut round = 0u32;
+    loop {
+        for _ in 0..hosts.len() {
+            let host = &hosts[*next_host % hosts.len()];
+            match connect(settings, host).await {
+                Ok(connection) => return (connection, host.clone()),
+                Err(error) => {
+                    tracing::warn!(broker = %host, "cannot connect to the message broker: {error}");
+                    *next_host = (*next_host + 1) % hosts.len();
+                }
+            }
+        }
+        let delay = settings.reconnect_delay(round);
+        tracing::info!("retrying the message broker in {}s", delay.as_secs());
+        tokio::time::sleep(delay).await;
+        round = round.saturating_add(1);
+    }
+}
+
+async fn connect(settings: &Settings, host: &BrokerHost) -> Result<Connection, String> {
+    let uri = host.amqp_uri(&settings.url.virtual_host);
+    let uri = format!(
+        "{}?heartbeat={}&connection_timeout={}",
+        uri.expose_secret(),
+        settings.heartbeat,
+        CONNECT_TIMEOUT.as_millis()
+    );
+    let name = format!(
+        "{}:{}:{}",
+        program_name(),
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    );
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&uri, properties)).await {
+        Ok(Ok(connection)) => Ok(connection),
+        // lapin's errors can quote the URI; say only what went wrong.
+        Ok(Err(error)) => Err(launcher::conf::redact_url(&error.to_string())),
+        Err(_) => Err(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
+    }
+}
+
+fn program_name() -> String {
+    std::env::args()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "pymsboot".to_string())
+}

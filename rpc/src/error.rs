@@ -1,0 +1,63 @@
+//! [`Error`]: what an RPC operation can end with.
+
+use std::time::Duration;
+
+use crate::envelope::EnvelopeError;
+use crate::failure::RemoteError;
+
+/// Why an RPC operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No connection to any broker right now; nothing was sent.
+    #[error("the message broker is unreachable")]
+    Unavailable,
+    /// The connection dropped while the call waited for its reply.
+    #[error("the connection to the message broker was lost while waiting for a reply")]
+    ConnectionLost,
+    /// No reply within the call's timeout.
+    #[error("timed out waiting for a reply to message ID {msg_id} after {}s", after.as_secs_f64())]
+    Timeout {
+        /// The call's `_msg_id`.
+        msg_id: String,
+        /// How long the call waited.
+        after: Duration,
+    },
+    /// The remote method raised an exception (or the server refused the request).
+    #[error("remote error: {0}")]
+    Remote(RemoteError),
+    /// The broker refused or failed an operation.
+    #[error("AMQP error: {0}")]
+    Amqp(#[from] lapin::Error),
+    /// The broker did not accept a published message.
+    #[error("the broker did not accept the message")]
+    NotConfirmed,
+    /// A call to a fanout target, which cannot reply.
+    #[error("a call cannot target a fanout")]
+    FanoutCall,
+    /// A message could not be read.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
+impl Error {
+    /// Whether the failure is the broker's or the network's (unreachable,
+    /// lost, timed out) rather than the remote method's: the API answers 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable
+                | Error::ConnectionLost
+                | Error::Timeout { .. }
+                | Error::Amqp(_)
+                | Error::NotConfirmed
+        )
+    }
+
+    /// The remote exception, when that is what the call ended with.
+    pub fn remote(&self) -> Option<&RemoteError> {
+        match self {
+            Error::Remote(error) => Some(error),
+            _ => None,
+        }
+    }
+}
