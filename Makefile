@@ -24,3 +24,4 @@ sample:
 
 bench: build
 	python3 bench/launcher.py
+	$(CARGO) bench --bench rpc

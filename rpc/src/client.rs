@@ -83,7 +83,15 @@ impl RpcClient {
             let call = CallInfo { msg_id: msg_id.clone(), reply_queue: self.replies.queue().to_string(), monitor_timeout: None };
             let body = self.request(context, method, args, Some(call)).encode();
             let mut links = self.transport.subscribe();
-            self.transport.publish(Exchange::Topic(&exchange), &routing_key, &body, false, Some(self.timeout)).await?;
+            let sent = self
+                .transport
+                .send(Exchange::Topic(&exchange), &routing_key, &body, false, Some(self.timeout))
+                .await?;
+            // The confirm and the reply are awaited together: the confirm is
+            // not on the reply's path, and a refused request fails the call.
+            let confirmed = sent.confirmed();
+            tokio::pin!(confirmed);
+            let mut confirm_pending = true;
             loop {
                 tokio::select! {
                     reply = replies.recv() => match reply {
@@ -93,6 +101,10 @@ impl RpcClient {
                         Some(_heartbeat) => continue,
                         None => return Err(Error::ConnectionLost),
                     },
+                    confirm = &mut confirmed, if confirm_pending => {
+                        confirm?;
+                        confirm_pending = false;
+                    }
                     _ = links.wait_for(|now| now.as_ref().map(|l| l.generation) != Some(link.generation)) => {
                         return Err(Error::ConnectionLost);
                     }

@@ -55,6 +55,21 @@ pub struct Transport {
     inner: Arc<Inner>,
 }
 
+/// A published message whose confirm may still be on its way.
+pub(crate) struct Sent(lapin::PublisherConfirm);
+
+impl Sent {
+    /// Waits for the broker's confirm: `Ok(false)` when a mandatory message
+    /// came back unroutable (no such queue).
+    pub(crate) async fn confirmed(self) -> Result<bool, Error> {
+        match self.0.await? {
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(true),
+            Confirmation::Ack(Some(_returned)) => Ok(false),
+            Confirmation::Nack(_) => Err(Error::NotConfirmed),
+        }
+    }
+}
+
 /// The exchange kinds oslo.messaging declares.
 pub(crate) enum Exchange<'a> {
     /// The control exchange (`topic`).
@@ -140,6 +155,20 @@ impl Transport {
         mandatory: bool,
         expiration: Option<Duration>,
     ) -> Result<bool, Error> {
+        self.send(exchange, routing_key, body, mandatory, expiration).await?.confirmed().await
+    }
+
+    /// Publishes `body` and returns once it is handed to the connection; the
+    /// broker's confirm is awaited separately, so a caller can wait for it
+    /// and for a reply at the same time.
+    pub(crate) async fn send(
+        &self,
+        exchange: Exchange<'_>,
+        routing_key: &str,
+        body: &[u8],
+        mandatory: bool,
+        expiration: Option<Duration>,
+    ) -> Result<Sent, Error> {
         let link = self.current().ok_or(Error::Unavailable)?;
         let channel = self.publisher_channel(&link, &exchange).await?;
         let name = match exchange {
@@ -159,15 +188,8 @@ impl Transport {
             mandatory,
             immediate: false,
         };
-        let confirm = channel
-            .basic_publish(name.into(), routing_key.into(), options, body, properties)
-            .await?
-            .await?;
-        match confirm {
-            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(true),
-            Confirmation::Ack(Some(_returned)) => Ok(false),
-            Confirmation::Nack(_) => Err(Error::NotConfirmed),
-        }
+        let confirm = channel.basic_publish(name.into(), routing_key.into(), options, body, properties).await?;
+        Ok(Sent(confirm))
     }
 
     async fn publisher_channel(
