@@ -10,10 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-use rpc::{Context, Dispatcher, Endpoint, MethodFuture, RpcClient, RpcServer, Settings, Target, Transport};
+use rpc::{
+    Context, Dispatcher, Endpoint, MethodFuture, RpcClient, RpcServer, Settings, Target, Transport,
+};
 use serde_json::{Map, Value};
 
 const SEQUENTIAL: usize = 2000;
@@ -52,7 +57,9 @@ impl Report {
     fn print(&mut self, baseline: Option<f64>) {
         self.latencies.sort();
         let pick = |q: f64| self.latencies[((self.latencies.len() - 1) as f64 * q) as usize];
-        let share = baseline.map(|b| format!("  ({:.0}% of raw lapin)", 100.0 * self.rate() / b)).unwrap_or_default();
+        let share = baseline
+            .map(|b| format!("  ({:.0}% of raw lapin)", 100.0 * self.rate() / b))
+            .unwrap_or_default();
         println!(
             "{:36} {:9.0} calls/s  p50 {:7.3} ms  p99 {:7.3} ms{share}",
             self.name,
@@ -64,13 +71,21 @@ impl Report {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(run());
 }
 
 async fn run() {
-    let url = std::env::var("PYMSBOOT_BENCH_URL").unwrap_or_else(|_| "rabbit://guest:guest@127.0.0.1:5672//".into());
-    let amqp = Settings::for_url(&url).expect("URL").url.hosts[0].amqp_uri("/").expose_secret().clone();
+    let url = std::env::var("PYMSBOOT_BENCH_URL")
+        .unwrap_or_else(|_| "rabbit://guest:guest@127.0.0.1:5672//".into());
+    let amqp = Settings::for_url(&url).expect("URL").url.hosts[0]
+        .amqp_uri("/")
+        .expose_secret()
+        .clone();
 
     let mut raw_seq = raw_loop(&amqp, 1, SEQUENTIAL, false).await;
     let mut confirmed_seq = raw_loop(&amqp, 1, SEQUENTIAL, true).await;
@@ -94,9 +109,21 @@ async fn rpc_loop(url: &str) -> (Report, Report) {
     let topic = format!("bench_{}", &id[..8]);
     let server_transport = Transport::start(settings.clone());
     let client_transport = Transport::start(settings);
-    assert!(server_transport.wait_connected(Duration::from_secs(10)).await);
-    assert!(client_transport.wait_connected(Duration::from_secs(10)).await);
-    let server = RpcServer::new(&server_transport, Target::new(&topic), Dispatcher::new(vec![Arc::new(Echo)]));
+    assert!(
+        server_transport
+            .wait_connected(Duration::from_secs(10))
+            .await
+    );
+    assert!(
+        client_transport
+            .wait_connected(Duration::from_secs(10))
+            .await
+    );
+    let server = RpcServer::new(
+        &server_transport,
+        Target::new(&topic),
+        Dispatcher::new(vec![Arc::new(Echo)]),
+    );
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.serve(
@@ -108,20 +135,38 @@ async fn rpc_loop(url: &str) -> (Report, Report) {
         },
     ));
     ready_rx.await.expect("server ready");
-    let client = RpcClient::new(&client_transport, Target::new(&topic).namespace("engine").version("1.0"));
+    let client = RpcClient::new(
+        &client_transport,
+        Target::new(&topic).namespace("engine").version("1.0"),
+    );
     let mut payload = Map::new();
     payload.insert("n".into(), Value::from(1));
 
     let (c, p) = (client.clone(), payload.clone());
     let sequential = timed("rpc call, sequential", 1, SEQUENTIAL, move |_| {
         let (client, payload) = (c.clone(), p.clone());
-        async move { client.call(&Context::default(), "echo", payload).await.expect("call") }
+        async move {
+            client
+                .call(&Context::default(), "echo", payload)
+                .await
+                .expect("call")
+        }
     })
     .await;
-    let concurrent = timed("rpc call, 32 concurrent", CONCURRENT, CONCURRENT_CALLS, move |_| {
-        let (client, payload) = (client.clone(), payload.clone());
-        async move { client.call(&Context::default(), "echo", payload).await.expect("call") }
-    })
+    let concurrent = timed(
+        "rpc call, 32 concurrent",
+        CONCURRENT,
+        CONCURRENT_CALLS,
+        move |_| {
+            let (client, payload) = (client.clone(), payload.clone());
+            async move {
+                client
+                    .call(&Context::default(), "echo", payload)
+                    .await
+                    .expect("call")
+            }
+        },
+    )
     .await;
     let _ = stop_tx.send(());
     let _ = serving.await;
@@ -154,23 +199,50 @@ where
     for task in tasks {
         latencies.extend(task.await.expect("lane"));
     }
-    Report { name, calls: per_lane * lanes, elapsed: started.elapsed(), latencies }
+    Report {
+        name,
+        calls: per_lane * lanes,
+        elapsed: started.elapsed(),
+        latencies,
+    }
 }
 
 /// The physical limit: publish to a queue, a consumer answers on a reply
 /// queue, the caller waits for it. No envelope, no confirms, no dispatch.
 async fn raw_loop(amqp: &str, lanes: usize, calls: usize, confirms: bool) -> Report {
-    let server_conn = Connection::connect(amqp, ConnectionProperties::default()).await.expect("connect");
-    let client_conn = Connection::connect(amqp, ConnectionProperties::default()).await.expect("connect");
+    let server_conn = Connection::connect(amqp, ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let client_conn = Connection::connect(amqp, ConnectionProperties::default())
+        .await
+        .expect("connect");
     let server = server_conn.create_channel().await.expect("channel");
     if confirms {
-        server.confirm_select(ConfirmSelectOptions::default()).await.expect("confirm mode");
+        server
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm mode");
     }
     let request_queue = format!("bench_raw_{}", rpc::new_id());
-    let declare = QueueDeclareOptions { auto_delete: true, ..QueueDeclareOptions::default() };
-    server.queue_declare(request_queue.as_str().into(), declare, FieldTable::default()).await.expect("declare");
+    let declare = QueueDeclareOptions {
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    server
+        .queue_declare(
+            request_queue.as_str().into(),
+            declare,
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare");
     let mut requests = server
-        .basic_consume(request_queue.as_str().into(), "raw".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            request_queue.as_str().into(),
+            "raw".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .expect("consume");
     let responder = server.clone();
@@ -178,7 +250,13 @@ async fn raw_loop(amqp: &str, lanes: usize, calls: usize, confirms: bool) -> Rep
         while let Some(Ok(delivery)) = requests.next().await {
             let reply_to = delivery.properties.reply_to().clone().expect("reply_to");
             if let Ok(confirm) = responder
-                .basic_publish("".into(), reply_to.as_str().into(), BasicPublishOptions::default(), &delivery.data, BasicProperties::default())
+                .basic_publish(
+                    "".into(),
+                    reply_to.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &delivery.data,
+                    BasicProperties::default(),
+                )
                 .await
                 && confirms
             {
@@ -191,16 +269,34 @@ async fn raw_loop(amqp: &str, lanes: usize, calls: usize, confirms: bool) -> Rep
     for _ in 0..lanes {
         let channel = client_conn.create_channel().await.expect("channel");
         if confirms {
-            channel.confirm_select(ConfirmSelectOptions::default()).await.expect("confirm mode");
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .expect("confirm mode");
         }
         let reply_queue = format!("bench_raw_reply_{}", rpc::new_id());
-        channel.queue_declare(reply_queue.as_str().into(), declare, FieldTable::default()).await.expect("declare");
-        let options = BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() };
+        channel
+            .queue_declare(reply_queue.as_str().into(), declare, FieldTable::default())
+            .await
+            .expect("declare");
+        let options = BasicConsumeOptions {
+            no_ack: true,
+            ..BasicConsumeOptions::default()
+        };
         let replies = channel
-            .basic_consume(reply_queue.as_str().into(), "raw".into(), options, FieldTable::default())
+            .basic_consume(
+                reply_queue.as_str().into(),
+                "raw".into(),
+                options,
+                FieldTable::default(),
+            )
             .await
             .expect("consume");
-        lanes_state.push(Arc::new(tokio::sync::Mutex::new((channel, reply_queue, replies))));
+        lanes_state.push(Arc::new(tokio::sync::Mutex::new((
+            channel,
+            reply_queue,
+            replies,
+        ))));
     }
     let request_queue = Arc::new(request_queue);
     let name = match (lanes, confirms) {
@@ -218,7 +314,13 @@ async fn raw_loop(amqp: &str, lanes: usize, calls: usize, confirms: bool) -> Rep
             let (channel, reply_queue, replies) = &mut *lane;
             let properties = BasicProperties::default().with_reply_to(reply_queue.as_str().into());
             let confirm = channel
-                .basic_publish("".into(), request_queue.as_str().into(), BasicPublishOptions::default(), br#"{"n": 1}"#, properties)
+                .basic_publish(
+                    "".into(),
+                    request_queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    br#"{"n": 1}"#,
+                    properties,
+                )
                 .await
                 .expect("publish");
             if confirms {

@@ -79,3 +79,37 @@ pub fn log_config_files(config: &Config) {
         tracing::info!("configuration read from {}", files.join(", "));
     }
 }
+
+/// The whole life of a service binary: flags, configuration, logging, the
+/// launcher, and the exit code (CONTRACT §1).
+pub fn run_service<S: launcher::Service>(program: &'static str, service: S) -> ExitCode {
+    let args = match parse_args(program, " [--pid-file PATH]", false, true) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let tables = all_tables();
+    let config = match load_config(program, &args, &tables) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let log = match init_logging(program, &config) {
+        Ok(log) => log,
+        Err(code) => return code,
+    };
+    log_config_files(&config);
+    let settings = launcher::RunSettings {
+        sources: args.sources(),
+        tables,
+        config,
+        log,
+        pid_file: args.pid_file,
+    };
+    match launcher::run(service, settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("{program}: {error}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! `pymsboot-manage`: the operator's tool. `config generate` prints the sample
-//! configuration, `config check` validates the given files (exit 0 or 2).
+//! configuration, `config check` validates the given files (exit 0 or 2),
+//! `config man` prints the option reference of `pymsboot.conf(5)`.
 
 // The services use all of `common`; this tool only the flag and config parts.
 #[allow(dead_code)]
@@ -7,13 +8,14 @@ mod common;
 
 use std::process::ExitCode;
 
-use launcher::conf::render_sample;
+use launcher::conf::{render_man_options, render_sample};
 
 const PROGRAM: &str = "pymsboot-manage";
 const COMMANDS: &str = " COMMAND\n\n\
 commands:\n  \
 config generate     print the sample configuration: every option, its type, default and help\n  \
-config check        load the configuration files, report every problem; exit 0 or 2\n";
+config check        load the configuration files, report every problem; exit 0 or 2\n  \
+config man          print the option reference of pymsboot.conf(5), in roff\n";
 
 fn main() -> ExitCode {
     let args = match common::parse_args(PROGRAM, COMMANDS, true, false) {
@@ -25,6 +27,10 @@ fn main() -> ExitCode {
     match command.as_slice() {
         ["config", "generate"] => {
             print!("{}", render_sample(&tables));
+            ExitCode::SUCCESS
+        }
+        ["config", "man"] => {
+            print!("{}", render_man_options(&tables));
             ExitCode::SUCCESS
         }
         ["config", "check"] => match common::load_config(PROGRAM, &args, &tables) {

@@ -32,6 +32,37 @@ pub enum ApiError {
     /// The body could not be read (the client went away or sent bad framing).
     #[error("The request body could not be read: {0}")]
     BadBody(String),
+    /// The request is malformed: bad JSON, a wrong or read-only field, a bad id or parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The engine refused the request.
+    #[error("{0}")]
+    Engine(engine::Error),
+    /// The engine cannot be reached (broker down, RPC timeout).
+    #[error("The engine is unavailable; try again later.")]
+    EngineUnavailable,
+    /// Anything unexpected; the cause is logged, never sent.
+    #[error("An unexpected error occurred.")]
+    Internal(String),
+}
+
+impl From<engine::CallError> for ApiError {
+    fn from(error: engine::CallError) -> ApiError {
+        match error {
+            engine::CallError::Engine(engine::Error::StoreUnavailable) => {
+                ApiError::EngineUnavailable
+            }
+            engine::CallError::Engine(engine::Error::Internal) => {
+                ApiError::Internal("the engine failed".into())
+            }
+            engine::CallError::Engine(error) => ApiError::Engine(error),
+            engine::CallError::Rpc(error) if error.is_unavailable() => {
+                tracing::warn!("engine unreachable: {error}");
+                ApiError::EngineUnavailable
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
 }
 
 impl ApiError {
@@ -41,13 +72,25 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::BadBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadBody(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Engine(engine::Error::MovieNotFound { .. }) => StatusCode::NOT_FOUND,
+            ApiError::Engine(engine::Error::MovieExists { .. }) => StatusCode::CONFLICT,
+            ApiError::Engine(engine::Error::Invalid(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Engine(engine::Error::StoreUnavailable) | ApiError::EngineUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Engine(engine::Error::Internal) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     /// The response: `{"error":{"code","title","message","request_id"}}`.
     pub fn into_response(self, request_id: &RequestId) -> Response<Full<Bytes>> {
         let status = self.status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!("request failed: {cause}");
+        }
         let body = json!({
             "error": {
                 "code": status.as_u16(),

@@ -5,7 +5,9 @@
 //! - [`conf`]: the `[api]` options.
 //! - `service`: the [`ApiService`] the launcher runs, and [`serve`] for one listener.
 //! - `router`: (method, path) → controller; 404 and 405.
-//! - `controllers`: one module per resource (`versions`, `health`).
+//! - `controllers`: one module per resource (`versions`, `health`, `movies`, `openapi`).
+//! - `schemas`: request bodies and query strings → the engine's typed values.
+//! - `views`: engine objects → response bodies, pagination links.
 //! - `middleware`: request id, body limit, access log.
 //! - `error`: [`ApiError`], the only place an error becomes an HTTP status.
 
@@ -17,4 +19,6 @@ mod controllers;
 mod error;
 mod middleware;
 mod router;
+mod schemas;
 mod service;
+mod views;

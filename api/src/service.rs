@@ -16,7 +16,11 @@ use launcher::{BoxError, Config, ListenAddr, Service, Shutdown, WorkerCtx};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use engine::EngineClient;
+use rpc::{Settings, Transport};
+
 use crate::conf;
+use crate::controllers::health::Probe;
 use crate::middleware;
 
 /// After a drain starts, an idle keep-alive connection is closed only once it
@@ -53,7 +57,13 @@ impl Service for ApiService {
     }
 
     async fn run(&self, ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
-        let state = Arc::new(AppState::from_config(&ctx.config));
+        let transport = Transport::start(Settings::from_config(&ctx.config)?);
+        let topic = ctx
+            .config
+            .str(&engine::conf::TOPIC)
+            .unwrap_or("pymsboot_engine");
+        let engine = EngineClient::new(&transport, topic);
+        let state = Arc::new(AppState::from_config(&ctx.config, Some(engine)));
         let listener = ctx
             .listeners
             .first()
@@ -62,13 +72,18 @@ impl Service for ApiService {
         let listener = TcpListener::from_std(listener)?;
         ctx.ready();
         serve(listener, state, shutdown).await;
+        transport.close().await;
         Ok(())
     }
 }
 
 /// What every request handler may read.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AppState {
+    /// The engine's client; `None` serves everything but the movies (tests).
+    pub engine: Option<EngineClient>,
+    /// The healthcheck's cached engine probe.
+    pub probe: Probe,
     /// `[api] max_request_body_size`.
     pub max_body: usize,
     /// `[api] client_socket_timeout`; `None` keeps idle connections forever.
@@ -77,9 +92,11 @@ pub struct AppState {
 
 impl AppState {
     /// The state a configuration describes.
-    pub fn from_config(config: &Config) -> AppState {
+    pub fn from_config(config: &Config, engine: Option<EngineClient>) -> AppState {
         let idle = config.int(&conf::CLIENT_SOCKET_TIMEOUT).unsigned_abs();
         AppState {
+            engine,
+            probe: Probe::default(),
             max_body: usize::try_from(config.int(&conf::MAX_REQUEST_BODY_SIZE))
                 .unwrap_or(usize::MAX),
             idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),

@@ -88,6 +88,69 @@ pub static ALLOW_PRIVATE_NETWORKS: Opt = Opt::new(
      resolves to, on every redirect, is checked.",
 );
 
+/// `[engine] download_retries`.
+pub static DOWNLOAD_RETRIES: Opt = Opt::new(
+    "engine",
+    "download_retries",
+    OptKind::Int {
+        min: Some(0),
+        max: Some(100),
+    },
+    "3",
+    "How many times a download is retried after a transient failure (connection error, \
+     server error, timeout), with a doubling pause starting at 1 second.",
+);
+
+/// `[engine] download_connect_timeout`.
+pub static DOWNLOAD_CONNECT_TIMEOUT: Opt = Opt::new(
+    "engine",
+    "download_connect_timeout",
+    OptKind::Int {
+        min: Some(1),
+        max: None,
+    },
+    "10",
+    "Seconds allowed to connect to a download server.",
+);
+
+/// `[engine] download_idle_timeout`.
+pub static DOWNLOAD_IDLE_TIMEOUT: Opt = Opt::new(
+    "engine",
+    "download_idle_timeout",
+    OptKind::Int {
+        min: Some(1),
+        max: None,
+    },
+    "30",
+    "Seconds a download may go without receiving data before it fails.",
+);
+
+/// `[engine] download_claim_timeout`.
+pub static DOWNLOAD_CLAIM_TIMEOUT: Opt = Opt::new(
+    "engine",
+    "download_claim_timeout",
+    OptKind::Int {
+        min: Some(3),
+        max: None,
+    },
+    "60",
+    "Seconds after which a download whose engine stopped refreshing its claim (it crashed or \
+     lost its database) is taken over by another engine and resumed.",
+);
+
+/// `[engine] periodic_interval`.
+pub static PERIODIC_INTERVAL: Opt = Opt::new(
+    "engine",
+    "periodic_interval",
+    OptKind::Int {
+        min: Some(1),
+        max: None,
+    },
+    "60",
+    "Seconds between runs of the periodic tasks: looking for downloads to resume and removing \
+     files in storage_dir that no movie refers to. One worker per host runs them at a time.",
+);
+
 /// `[database] connection`: the SQLAlchemy-style database URL.
 pub static CONNECTION: Opt = Opt {
     section: "database",
@@ -148,6 +211,11 @@ pub static OPTS: &[&Opt] = &[
     &MAX_CONCURRENT_DOWNLOADS,
     &MAX_DOWNLOAD_SIZE,
     &ALLOW_PRIVATE_NETWORKS,
+    &DOWNLOAD_RETRIES,
+    &DOWNLOAD_CONNECT_TIMEOUT,
+    &DOWNLOAD_IDLE_TIMEOUT,
+    &DOWNLOAD_CLAIM_TIMEOUT,
+    &PERIODIC_INTERVAL,
     &CONNECTION,
     &MAX_POOL_SIZE,
     &MAX_RETRIES,

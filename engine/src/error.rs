@@ -52,7 +52,14 @@ impl Error {
 
     /// Reads a remote failure back; `None` for a class the engine never sends.
     pub fn from_remote(remote: &RemoteError) -> Option<Error> {
-        let detail = || remote.kwargs.get("detail").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let detail = || {
+            remote
+                .kwargs
+                .get("detail")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         Some(match remote.class.as_str() {
             "MovieNotFound" => Error::MovieNotFound { id: detail() },
             "MovieExists" => Error::MovieExists { name: detail() },
@@ -86,8 +93,12 @@ mod tests {
     #[test]
     fn every_error_survives_the_trip_through_an_oslo_failure() {
         let errors = [
-            Error::MovieNotFound { id: Uuid::nil().to_string() },
-            Error::MovieExists { name: "Alien".into() },
+            Error::MovieNotFound {
+                id: Uuid::nil().to_string(),
+            },
+            Error::MovieExists {
+                name: "Alien".into(),
+            },
             Error::Invalid("limit must be between 1 and 1000".into()),
             Error::StoreUnavailable,
             Error::Internal,
@@ -101,6 +112,9 @@ mod tests {
 
     #[test]
     fn the_not_found_message_is_the_contracts() {
-        assert_eq!(Error::not_found(Uuid::nil()).to_string(), format!("Movie {} could not be found.", Uuid::nil()));
+        assert_eq!(
+            Error::not_found(Uuid::nil()).to_string(),
+            format!("Movie {} could not be found.", Uuid::nil())
+        );
     }
 }

@@ -33,9 +33,14 @@ impl MovieState {
 
     /// The state named `text`, if any.
     pub fn parse(text: &str) -> Option<MovieState> {
-        [MovieState::Queued, MovieState::Downloading, MovieState::Downloaded, MovieState::Error]
-            .into_iter()
-            .find(|state| state.as_str() == text)
+        [
+            MovieState::Queued,
+            MovieState::Downloading,
+            MovieState::Downloaded,
+            MovieState::Error,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
     }
 }
 
@@ -96,7 +101,11 @@ pub struct MovieUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// A new rank; `Some(None)` clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub rank: Option<Option<i64>>,
     /// A new URL: the movie is downloaded again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +113,75 @@ pub struct MovieUpdate {
     /// New metadata (replaces the old).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Map<String, Value>>,
+}
+
+/// The longest movie name.
+pub const MAX_NAME_LEN: usize = 255;
+/// The longest movie URL.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Checks a movie name: 1–255 characters.
+///
+/// # Errors
+/// A sentence saying what is wrong, for an `Invalid` error.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let length = name.chars().count();
+    if length == 0 || length > MAX_NAME_LEN || name.trim().is_empty() {
+        return Err(format!(
+            "name must be 1 to {MAX_NAME_LEN} characters, not only blanks"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a movie URL: http or https with a host, at most 2048 characters.
+///
+/// # Errors
+/// A sentence saying what is wrong, for an `Invalid` error.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_LEN {
+        return Err(format!("url must be at most {MAX_URL_LEN} characters"));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| "url must start with http:// or https://".to_string())?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+    if host.is_empty()
+        || host.starts_with(':')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("url must name a host and contain no blanks".to_string());
+    }
+    Ok(())
+}
+
+impl NewMovie {
+    /// Checks the name and URL.
+    ///
+    /// # Errors
+    /// What is wrong, as a sentence.
+    pub fn validate(&self) -> Result<(), String> {
+        check_name(&self.name)?;
+        check_url(&self.url)
+    }
+}
+
+impl MovieUpdate {
+    /// Checks the fields present.
+    ///
+    /// # Errors
+    /// What is wrong, as a sentence.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(name) = &self.name {
+            check_name(name)?;
+        }
+        if let Some(url) = &self.url {
+            check_url(url)?;
+        }
+        Ok(())
+    }
 }
 
 /// The sort keys of a listing.
@@ -161,7 +239,13 @@ fn default_limit() -> u32 {
 
 impl Default for ListQuery {
     fn default() -> Self {
-        ListQuery { limit: DEFAULT_LIMIT, marker: None, sort_key: SortKey::default(), sort_dir: SortDir::default(), state: None }
+        ListQuery {
+            limit: DEFAULT_LIMIT,
+            marker: None,
+            sort_key: SortKey::default(),
+            sort_dir: SortDir::default(),
+            state: None,
+        }
     }
 }
 
@@ -169,14 +253,19 @@ impl Default for ListQuery {
 mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(value: &Option<Option<T>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(inner) => inner.serialize(serializer),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 }
@@ -188,8 +277,16 @@ mod tests {
 
     #[test]
     fn states_round_trip_as_lowercase_words() {
-        for state in [MovieState::Queued, MovieState::Downloading, MovieState::Downloaded, MovieState::Error] {
-            assert_eq!(serde_json::to_value(state).expect("json"), json!(state.as_str()));
+        for state in [
+            MovieState::Queued,
+            MovieState::Downloading,
+            MovieState::Downloaded,
+            MovieState::Error,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).expect("json"),
+                json!(state.as_str())
+            );
             assert_eq!(MovieState::parse(state.as_str()), Some(state));
         }
     }
@@ -209,7 +306,38 @@ mod tests {
     }
 
     #[test]
+    fn names_and_urls_are_checked() {
+        assert!(check_name("Alien").is_ok());
+        for bad in ["", "   ", &"x".repeat(256)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name(&"é".repeat(255)).is_ok());
+        for good in [
+            "http://example.com/a.mp4",
+            "https://u:p@example.com:8443/x?y=1",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        let long = format!("http://e.com/{}", "a".repeat(2048));
+        for bad in [
+            "ftp://example.com/a",
+            "http://",
+            "http:///path",
+            "http://a b/",
+            "example.com",
+            long.as_str(),
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn unknown_fields_in_a_new_movie_are_refused() {
-        assert!(serde_json::from_value::<NewMovie>(json!({"name": "a", "url": "http://x", "state": "queued"})).is_err());
+        assert!(
+            serde_json::from_value::<NewMovie>(
+                json!({"name": "a", "url": "http://x", "state": "queued"})
+            )
+            .is_err()
+        );
     }
 }

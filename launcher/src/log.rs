@@ -123,6 +123,19 @@ pub enum LogError {
 /// [`LogError::Open`] when the log file cannot be opened, and
 /// [`LogError::Install`] when this process already has a global subscriber.
 pub fn init(settings: &LogSettings, program: &'static str) -> Result<LogHandle, LogError> {
+    // At start only: a directory that vanishes later (a rotation gone wrong)
+    // is reported on reopen rather than silently recreated.
+    if let Some(dir) = settings
+        .log_path(program)
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| LogError::Open {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
     let (subscriber, handle) = build(settings, program)?;
     tracing::subscriber::set_global_default(subscriber)?;
     Ok(handle)

@@ -155,7 +155,10 @@ impl Transport {
         mandatory: bool,
         expiration: Option<Duration>,
     ) -> Result<bool, Error> {
-        self.send(exchange, routing_key, body, mandatory, expiration).await?.confirmed().await
+        self.send(exchange, routing_key, body, mandatory, expiration)
+            .await?
+            .confirmed()
+            .await
     }
 
     /// Publishes `body` and returns once it is handed to the connection; the
@@ -188,7 +191,9 @@ impl Transport {
             mandatory,
             immediate: false,
         };
-        let confirm = channel.basic_publish(name.into(), routing_key.into(), options, body, properties).await?;
+        let confirm = channel
+            .basic_publish(name.into(), routing_key.into(), options, body, properties)
+            .await?;
         Ok(Sent(confirm))
     }
 

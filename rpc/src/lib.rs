@@ -41,6 +41,6 @@ mod replies;
 mod server;
 mod settings;
 mod target;
-pub mod transport_url;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+pub mod transport_url;

@@ -365,8 +365,10 @@ impl Handler {
             }
             None => work.await,
         };
-        if let Err(error) = &outcome {
-            tracing::info!("call {method} failed: {error}");
+        let elapsed = started.elapsed().as_secs_f64() * 1e3;
+        match &outcome {
+            Ok(_) => tracing::info!("call {method} done in {elapsed:.1} ms"),
+            Err(error) => tracing::info!("call {method} failed in {elapsed:.1} ms: {error}"),
         }
         let reply = Reply::ending(&call.msg_id, outcome);
         self.send_reply(&call.reply_queue, &reply).await

@@ -22,12 +22,23 @@ async fn a_python_call_reaches_our_server_with_its_request_id() {
     let server = RunningServer::start(&transport, Target::new(&topic), "rust").await;
 
     let answer = tokio::task::spawn_blocking(move || {
-        python_client("call", BROKER, &exchange, &topic, &["--request-id", "req-42"], "ping", &json!({"a": 1}))
+        python_client(
+            "call",
+            BROKER,
+            &exchange,
+            &topic,
+            &["--request-id", "req-42"],
+            "ping",
+            &json!({"a": 1}),
+        )
     })
     .await
     .expect("python");
 
-    assert_eq!(answer, json!({"ok": true, "result": {"pong": {"a": 1}, "request_id": "req-42"}}));
+    assert_eq!(
+        answer,
+        json!({"ok": true, "result": {"pong": {"a": 1}, "request_id": "req-42"}})
+    );
     server.stop().await;
 }
 
@@ -38,10 +49,19 @@ async fn a_python_cast_runs_on_our_server() {
     let server = RunningServer::start(&transport, Target::new(&topic), "rust").await;
 
     let (ex, to) = (exchange.clone(), topic.clone());
-    let answer =
-        tokio::task::spawn_blocking(move || python_client("cast", BROKER, &ex, &to, &[], "record", &json!({"value": "py"})))
-            .await
-            .expect("python");
+    let answer = tokio::task::spawn_blocking(move || {
+        python_client(
+            "cast",
+            BROKER,
+            &ex,
+            &to,
+            &[],
+            "record",
+            &json!({"value": "py"}),
+        )
+    })
+    .await
+    .expect("python");
 
     assert_eq!(answer["ok"], json!(true));
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -62,9 +82,25 @@ async fn python_sees_our_failures_and_dispatch_errors_as_oslo_servers_send_them(
     let (ex, to) = (exchange.clone(), topic.clone());
     let answers = tokio::task::spawn_blocking(move || {
         [
-            python_client("call", BROKER, &ex, &to, &[], "fail", &json!({"message": "no good"})),
+            python_client(
+                "call",
+                BROKER,
+                &ex,
+                &to,
+                &[],
+                "fail",
+                &json!({"message": "no good"}),
+            ),
             python_client("call", BROKER, &ex, &to, &[], "nosuch", &json!({})),
-            python_client("call", BROKER, &ex, &to, &["--version", "2.0"], "ping", &json!({})),
+            python_client(
+                "call",
+                BROKER,
+                &ex,
+                &to,
+                &["--version", "2.0"],
+                "ping",
+                &json!({}),
+            ),
         ]
     })
     .await
@@ -74,8 +110,14 @@ async fn python_sees_our_failures_and_dispatch_errors_as_oslo_servers_send_them(
     assert_eq!(remote(&answers[0]), (json!(false), json!("Invalid")));
     assert_eq!(answers[0]["value"], json!("no good"));
     assert_eq!(remote(&answers[1]), (json!(false), json!("NoSuchMethod")));
-    assert_eq!(remote(&answers[2]), (json!(false), json!("UnsupportedVersion")));
-    assert_eq!(answers[2]["value"], json!("Endpoint does not support RPC version 2.0. Attempted method: ping"));
+    assert_eq!(
+        remote(&answers[2]),
+        (json!(false), json!("UnsupportedVersion"))
+    );
+    assert_eq!(
+        answers[2]["value"],
+        json!("Endpoint does not support RPC version 2.0. Attempted method: ping")
+    );
     server.stop().await;
 }
 
@@ -89,20 +131,35 @@ async fn our_call_and_cast_reach_a_python_server() {
     let client = client(&transport, &topic);
     let context = Context::with_request_id("req-7");
 
-    let pong = client.call(&context, "ping", args(json!({"b": 2}))).await.expect("call");
-    let echoed = client.call(&context, "echo", args(json!({"value": [1, "two"]}))).await.expect("call");
-    client.cast(&context, "record", args(json!({"value": 3}))).await.expect("cast");
+    let pong = client
+        .call(&context, "ping", args(json!({"b": 2})))
+        .await
+        .expect("call");
+    let echoed = client
+        .call(&context, "echo", args(json!({"value": [1, "two"]})))
+        .await
+        .expect("call");
+    client
+        .cast(&context, "record", args(json!({"value": 3})))
+        .await
+        .expect("cast");
 
     assert_eq!(pong, json!({"pong": {"b": 2}, "request_id": "req-7"}));
     assert_eq!(echoed, json!([1, "two"]));
     // A Python server acknowledges a cast before running it: poll.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let recorded = client.call(&context, "recorded", args(json!({}))).await.expect("call");
+        let recorded = client
+            .call(&context, "recorded", args(json!({})))
+            .await
+            .expect("call");
         if recorded == json!([3]) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the cast never ran: {recorded}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cast never ran: {recorded}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -114,12 +171,19 @@ async fn a_python_exception_becomes_a_typed_remote_error() {
     let transport = connected(BROKER, &exchange).await;
 
     let error = client(&transport, &topic)
-        .call(&Context::default(), "fail", args(json!({"message": "boom"})))
+        .call(
+            &Context::default(),
+            "fail",
+            args(json!({"message": "boom"})),
+        )
         .await
         .expect_err("a failure");
 
     let remote = error.remote().expect("a remote error");
-    assert_eq!((remote.class.as_str(), remote.module.as_str()), ("ValueError", "builtins"));
+    assert_eq!(
+        (remote.class.as_str(), remote.module.as_str()),
+        ("ValueError", "builtins")
+    );
     assert_eq!(remote.message, "boom");
     assert!(!remote.tb.is_empty(), "Python sends its traceback");
 }

@@ -1,6 +1,8 @@
 //! One module per resource.
 
 pub mod health;
+pub mod movies;
+pub mod openapi;
 pub mod versions;
 
 use http_body_util::Full;
@@ -11,11 +13,16 @@ use hyper::{Response, StatusCode};
 
 /// A 200 with a JSON body.
 pub fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
+    json_with_status(value, StatusCode::OK)
+}
+
+/// A JSON body with `status`.
+pub fn json_with_status(value: &serde_json::Value, status: StatusCode) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    *response.status_mut() = StatusCode::OK;
+    *response.status_mut() = status;
     response
 }
 

@@ -32,8 +32,19 @@ pub async fn handle(
     async move {
         let line = access_log::RequestLine::of(&request);
         let (parts, body) = request.into_parts();
+        let context = rpc::Context::with_request_id(request_id.as_str());
         let mut response = match body_limit::read(&parts.headers, body, state.max_body).await {
-            Ok(body) => router::route(&parts, body).await,
+            Ok(body) => {
+                router::route(
+                    router::Call {
+                        parts: &parts,
+                        body,
+                        state,
+                    },
+                    &context,
+                )
+                .await
+            }
             Err(error) => Err(error),
         }
         .unwrap_or_else(|error| error.into_response(&request_id));

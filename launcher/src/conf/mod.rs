@@ -18,6 +18,7 @@
 //! - [`options`]: the `[DEFAULT]` options the launcher owns.
 
 pub use config::{Config, OptionChange};
+pub use man::render_man_options;
 pub use opt::{Opt, OptDefault, OptKind};
 pub use options::OPTS;
 pub use problem::ConfigProblem;
@@ -26,6 +27,7 @@ pub use secret::{Secret, redact_url};
 
 mod config;
 mod ini;
+mod man;
 mod opt;
 pub mod options;
 mod problem;

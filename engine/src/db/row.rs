@@ -1,0 +1,180 @@
+//! Reading stored rows back into [`Movie`]s, and the time format: timestamps
+//! are stored as BIGINT microseconds since the epoch (portable across the
+//! three backends) and shown as RFC 3339 UTC with a `Z`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::pool::{DbRow, FromDbRow};
+use crate::objects::{Movie, MovieState};
+
+/// The columns of a movie, in the order [`MovieRow`] reads them.
+pub(crate) const MOVIE_COLUMNS: &str = "id, name, movie_rank, url, state, size, bytes_downloaded, \
+     checksum, error, meta, created_at, updated_at, download_generation";
+
+/// A movie row as stored, before its text columns are parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct MovieRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) rank: Option<i64>,
+    pub(crate) url: String,
+    pub(crate) state: String,
+    pub(crate) size: Option<i64>,
+    pub(crate) bytes_downloaded: i64,
+    pub(crate) checksum: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) meta: String,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+    pub(crate) generation: i64,
+}
+
+impl FromDbRow for MovieRow {
+    fn from_row(row: &dyn DbRow) -> Result<Self, sqlx::Error> {
+        Ok(MovieRow {
+            id: row.text(0)?,
+            name: row.text(1)?,
+            rank: row.opt_int(2)?,
+            url: row.text(3)?,
+            state: row.text(4)?,
+            size: row.opt_int(5)?,
+            bytes_downloaded: row.int(6)?,
+            checksum: row.opt_text(7)?,
+            error: row.opt_text(8)?,
+            meta: row.text(9)?,
+            created_at: row.int(10)?,
+            updated_at: row.int(11)?,
+            generation: row.int(12)?,
+        })
+    }
+}
+
+/// Why a stored row is not a movie; the row's id says which one to look at.
+#[derive(Debug, thiserror::Error)]
+#[error("stored movie {id:?} is unreadable: {what}")]
+pub(crate) struct BadRow {
+    id: String,
+    what: String,
+}
+
+impl MovieRow {
+    /// The movie this row holds.
+    pub(crate) fn into_movie(self) -> Result<Movie, BadRow> {
+        let bad = |what: String| BadRow {
+            id: self.id.clone(),
+            what,
+        };
+        let id = Uuid::parse_str(self.id.trim()).map_err(|e| bad(format!("id: {e}")))?;
+        let state =
+            MovieState::parse(&self.state).ok_or_else(|| bad(format!("state {:?}", self.state)))?;
+        let meta: Map<String, Value> =
+            serde_json::from_str(&self.meta).map_err(|e| bad(format!("meta: {e}")))?;
+        Ok(Movie {
+            id,
+            name: self.name,
+            rank: self.rank,
+            url: self.url,
+            state,
+            size: self.size,
+            bytes_downloaded: self.bytes_downloaded,
+            checksum: self.checksum,
+            error: self.error,
+            meta,
+            created_at: rfc3339(self.created_at),
+            updated_at: rfc3339(self.updated_at),
+        })
+    }
+}
+
+/// An id column on its own.
+pub(crate) struct IdRow(pub(crate) String);
+
+impl FromDbRow for IdRow {
+    fn from_row(row: &dyn DbRow) -> Result<Self, sqlx::Error> {
+        row.text(0).map(IdRow)
+    }
+}
+
+/// Now, in microseconds since the epoch (the stored time unit).
+pub(crate) fn now_micros() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Microseconds since the epoch as `2026-11-27T20:31:05.123456Z`.
+pub(crate) fn rfc3339(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let (hour, minute, second) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{fraction:06}Z")
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), so no date crate is needed for one format.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_render_as_rfc3339_utc_with_microseconds() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(1_795_811_465_123_456),
+            "2026-11-27T20:31:05.123456Z"
+        );
+        assert_eq!(rfc3339(951_782_400_000_001), "2000-02-29T00:00:00.000001Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    fn row(id: &str, state: &str, meta: &str) -> MovieRow {
+        MovieRow {
+            id: id.into(),
+            name: "Alien".into(),
+            rank: None,
+            url: "http://x/".into(),
+            state: state.into(),
+            size: None,
+            bytes_downloaded: 0,
+            checksum: None,
+            error: None,
+            meta: meta.into(),
+            created_at: 0,
+            updated_at: 0,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn a_row_that_does_not_parse_is_an_error_naming_it() {
+        let id = Uuid::new_v4().to_string();
+        assert!(row(&id, "queued", "{}").into_movie().is_ok());
+        for bad in [
+            row("nope", "queued", "{}"),
+            row(&id, "lost", "{}"),
+            row(&id, "queued", "[1]"),
+        ] {
+            let error = bad.into_movie().expect_err("unreadable");
+            assert!(error.to_string().contains("unreadable"));
+        }
+    }
+}

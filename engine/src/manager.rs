@@ -1,0 +1,130 @@
+//! [`EngineManager`]: the engine's RPC endpoint. A thin dispatcher: each method
+//! parses its arguments, calls the store, and tells the downloader; no SQL,
+//! no HTTP here. Every method works as a call and as a cast.
+
+use std::sync::Arc;
+
+use rpc::{Context, Endpoint, MethodFuture, RemoteError};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::db::Store;
+use crate::downloader::Downloader;
+use crate::error::Error;
+use crate::objects::{ListQuery, MovieUpdate, NewMovie};
+use crate::rpcapi::{NAMESPACE, RPC_API_VERSION};
+
+/// The methods of CONTRACT §5.
+const METHODS: [&str; 5] = [
+    "get_movie",
+    "get_all_movie",
+    "create_movie",
+    "update_movie",
+    "delete_movie",
+];
+
+/// The engine's endpoint.
+pub struct EngineManager {
+    store: Store,
+    downloader: Arc<Downloader>,
+}
+
+impl EngineManager {
+    /// A manager over `store`, handing downloads to `downloader`.
+    pub fn new(store: Store, downloader: Arc<Downloader>) -> EngineManager {
+        EngineManager { store, downloader }
+    }
+
+    async fn dispatch(&self, method: &str, mut args: Map<String, Value>) -> Result<Value, Error> {
+        match method {
+            "get_movie" => to_value(self.store.get(uuid_arg(&mut args)?).await?),
+            "get_all_movie" => {
+                let query: ListQuery = parse(Value::Object(args), "get_all_movie arguments")?;
+                to_value(self.store.list(&query).await?)
+            }
+            "create_movie" => {
+                let new: NewMovie = parse(content(&mut args)?, "content_json")?;
+                new.validate().map_err(Error::Invalid)?;
+                let movie = self.store.create(&new).await?;
+                self.downloader.kick();
+                to_value(movie)
+            }
+            "update_movie" => {
+                let id = uuid_arg(&mut args)?;
+                let update: MovieUpdate = parse(content(&mut args)?, "content_json")?;
+                update.validate().map_err(Error::Invalid)?;
+                let (movie, url_changed) = self.store.update(id, &update).await?;
+                if url_changed {
+                    // The bytes of the old URL must not be resumed from.
+                    self.downloader.cancel(id);
+                    self.downloader.remove_file(id).await;
+                    self.downloader.kick();
+                }
+                to_value(movie)
+            }
+            "delete_movie" => {
+                let id = uuid_arg(&mut args)?;
+                self.store.delete(id).await?;
+                self.downloader.cancel(id);
+                self.downloader.remove_file(id).await;
+                Ok(Value::Null)
+            }
+            _ => Err(Error::Internal),
+        }
+    }
+}
+
+impl Endpoint for EngineManager {
+    fn namespace(&self) -> Option<&str> {
+        Some(NAMESPACE)
+    }
+
+    fn version(&self) -> &str {
+        RPC_API_VERSION
+    }
+
+    fn has_method(&self, method: &str) -> bool {
+        METHODS.contains(&method)
+    }
+
+    fn call<'a>(
+        &'a self,
+        _context: Context,
+        method: &'a str,
+        args: Map<String, Value>,
+    ) -> MethodFuture<'a> {
+        Box::pin(async move { self.dispatch(method, args).await.map_err(RemoteError::from) })
+    }
+}
+
+fn uuid_arg(args: &mut Map<String, Value>) -> Result<Uuid, Error> {
+    let value = args
+        .remove("uuid")
+        .ok_or_else(|| Error::Invalid("uuid is required".into()))?;
+    value
+        .as_str()
+        .and_then(|text| Uuid::try_parse(text).ok())
+        .ok_or_else(|| Error::Invalid(format!("{value} is not a valid uuid")))
+}
+
+/// `content_json`: an object, or (as some Python callers send it) a JSON string.
+fn content(args: &mut Map<String, Value>) -> Result<Value, Error> {
+    match args.remove("content_json") {
+        Some(Value::String(text)) => serde_json::from_str(&text)
+            .map_err(|e| Error::Invalid(format!("content_json is not JSON: {e}"))),
+        Some(value) => Ok(value),
+        None => Err(Error::Invalid("content_json is required".into())),
+    }
+}
+
+fn parse<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| Error::Invalid(format!("invalid {what}: {e}")))
+}
+
+fn to_value<T: serde::Serialize>(value: T) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|error| {
+        tracing::error!(%error, "cannot encode a result");
+        Error::Internal
+    })
+}

@@ -1,0 +1,96 @@
+//! The engine as a launcher service: each worker connects to the broker and
+//! the database, applies pending migrations when asked to, resumes
+//! interrupted downloads, serves the RPC methods, and drains on stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use launcher::{BoxError, Config, ListenAddr, Service, Shutdown, WorkerCtx};
+use rpc::{Dispatcher, RpcServer, Settings, Target, Transport};
+
+use crate::conf;
+use crate::db::Store;
+use crate::downloader::{DownloadSettings, Downloader, FetchSettings};
+use crate::manager::EngineManager;
+use crate::periodic;
+
+/// The pause before the first retry of a failed download (it doubles).
+const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+/// How often an idle downloader looks for work it was not told about.
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The engine as a launcher service.
+#[derive(Debug, Default)]
+pub struct EngineService;
+
+impl Service for EngineService {
+    fn name(&self) -> &'static str {
+        "pymsboot-engine"
+    }
+
+    fn workers(&self, config: &Config) -> usize {
+        usize::try_from(config.int(&conf::ENGINE_WORKERS)).unwrap_or(1)
+    }
+
+    fn listen_addrs(&self, _config: &Config) -> Vec<ListenAddr> {
+        Vec::new()
+    }
+
+    async fn run(&self, ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
+        let config = &ctx.config;
+        let settings = Settings::from_config(config)?;
+        let transport = Transport::start(settings);
+        let store = Store::from_config(config).await?;
+        if config.bool(&conf::AUTO_MIGRATE) {
+            store.migrate().await?;
+        }
+        let downloads = download_settings(config);
+        let owner = format!("{}:{}:{}", host(config), std::process::id(), rpc::new_id());
+        let downloader = Downloader::new(store.clone(), downloads.clone(), owner)?;
+        let manager = EngineManager::new(store.clone(), Arc::clone(&downloader));
+        let target = Target::new(config.str(&conf::TOPIC).unwrap_or("pymsboot_engine"))
+            .server(&host(config));
+        let server = RpcServer::new(&transport, target, Dispatcher::new(vec![Arc::new(manager)]));
+        let downloading = tokio::spawn(Arc::clone(&downloader).run(shutdown.clone()));
+        let housekeeping = tokio::spawn(periodic::run(
+            store,
+            downloader,
+            downloads.storage_dir.clone(),
+            Duration::from_secs(config.int(&conf::PERIODIC_INTERVAL).unsigned_abs()),
+            downloads.claim_timeout,
+            shutdown.clone(),
+        ));
+        server.serve(|| ctx.ready(), shutdown.requested()).await?;
+        let _ = downloading.await;
+        let _ = housekeeping.await;
+        transport.close().await;
+        Ok(())
+    }
+}
+
+fn host(config: &Config) -> String {
+    config.str(&conf::HOST).unwrap_or("localhost").to_string()
+}
+
+fn download_settings(config: &Config) -> DownloadSettings {
+    let seconds = |opt| Duration::from_secs(config.int(opt).unsigned_abs());
+    let max_size = config.int(&conf::MAX_DOWNLOAD_SIZE).unsigned_abs();
+    DownloadSettings {
+        storage_dir: config
+            .str(&conf::STORAGE_DIR)
+            .unwrap_or("/var/lib/pymsboot/movies")
+            .into(),
+        max_concurrent: usize::try_from(config.int(&conf::MAX_CONCURRENT_DOWNLOADS)).unwrap_or(4),
+        max_size: (max_size > 0).then_some(max_size),
+        fetch: FetchSettings {
+            connect_timeout: seconds(&conf::DOWNLOAD_CONNECT_TIMEOUT),
+            idle_timeout: seconds(&conf::DOWNLOAD_IDLE_TIMEOUT),
+            allow_private_networks: config.bool(&conf::ALLOW_PRIVATE_NETWORKS),
+            ..FetchSettings::default()
+        },
+        retries: u32::try_from(config.int(&conf::DOWNLOAD_RETRIES)).unwrap_or(3),
+        retry_backoff: RETRY_BACKOFF,
+        claim_timeout: seconds(&conf::DOWNLOAD_CLAIM_TIMEOUT),
+        poll_interval: POLL_INTERVAL,
+    }
+}

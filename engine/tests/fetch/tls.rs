@@ -1,0 +1,56 @@
+//! An HTTPS endpoint on 127.0.0.1 with a freshly made self-signed
+//! certificate, which no client should trust.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+pub struct SelfSignedServer {
+    addr: SocketAddr,
+    handshakes: Arc<AtomicUsize>,
+}
+
+impl SelfSignedServer {
+    pub fn start() -> SelfSignedServer {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let certified = rcgen::generate_simple_self_signed(names).expect("certificate");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("server config");
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&handshakes);
+        thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let connection = ServerConnection::new(Arc::clone(&config)).expect("connection");
+                counter.fetch_add(1, Ordering::SeqCst);
+                // Reading drives the handshake, which the client aborts.
+                let _ = StreamOwned::new(connection, tcp).read(&mut [0; 1024]);
+            }
+        });
+        SelfSignedServer { addr, handshakes }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    /// Connections that reached the TLS handshake.
+    pub fn handshakes_started(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+}
