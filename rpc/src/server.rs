@@ -344,7 +344,7 @@ impl Handler {
             context,
             ..
         } = request;
-        tracing::debug!("dispatching");
+        let started = std::time::Instant::now();
         let work = self.dispatcher.dispatch(
             context,
             namespace.as_deref(),
@@ -353,8 +353,12 @@ impl Handler {
             args,
         );
         let Some(call) = call else {
-            if let Err(error) = work.await {
-                tracing::warn!("cast {method} failed: {error}");
+            match work.await {
+                Ok(_) => tracing::info!(
+                    "cast {method} done in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1e3
+                ),
+                Err(error) => tracing::warn!("cast {method} failed: {error}"),
             }
             return true;
         };
