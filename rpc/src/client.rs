@@ -96,7 +96,7 @@ impl RpcClient {
                 tokio::select! {
                     reply = replies.recv() => match reply {
                         Some(reply) if reply.ending => {
-                            return reply.failure.map_or(Ok(reply.result), |failure| Err(Error::Remote(failure)));
+                            return reply.failure.map_or(Ok(reply.result), |failure| Err(Error::Remote(Box::new(failure))));
                         }
                         Some(_heartbeat) => continue,
                         None => return Err(Error::ConnectionLost),

@@ -139,7 +139,8 @@ impl Transport {
     /// Closes the connection and stops reconnecting.
     pub async fn close(&self) {
         self.inner.closed.send_replace(true);
-        if let Some(task) = self.inner.supervisor.lock().expect("never poisoned").take() {
+        let task = self.inner.supervisor.lock().expect("never poisoned").take();
+        if let Some(task) = task {
             let _ = task.await;
         }
     }

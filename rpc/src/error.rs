@@ -24,7 +24,7 @@ pub enum Error {
     },
     /// The remote method raised an exception (or the server refused the request).
     #[error("remote error: {0}")]
-    Remote(RemoteError),
+    Remote(Box<RemoteError>),
     /// The broker refused or failed an operation.
     #[error("AMQP error: {0}")]
     Amqp(#[from] lapin::Error),
@@ -56,7 +56,7 @@ impl Error {
     /// The remote exception, when that is what the call ended with.
     pub fn remote(&self) -> Option<&RemoteError> {
         match self {
-            Error::Remote(error) => Some(error),
+            Error::Remote(error) => Some(error.as_ref()),
             _ => None,
         }
     }
