@@ -47,6 +47,10 @@ impl Settings {
     /// guarantees it does).
     pub fn from_config(config: &Config) -> Result<Settings, TransportUrlError> {
         let url = TransportUrl::parse(config.str(&conf::TRANSPORT_URL).unwrap_or("rabbit://"))?;
+        Ok(Settings::with_url(config, url))
+    }
+
+    fn with_url(config: &Config, url: TransportUrl) -> Settings {
         // The URL's query wins over [oslo_messaging_rabbit], as in oslo.messaging.
         let int = |opt: &launcher::Opt| -> i64 {
             url.override_for(opt.name)
@@ -65,7 +69,7 @@ impl Settings {
         };
         let seconds = |opt: &launcher::Opt| Duration::from_secs(int(opt).unsigned_abs());
         let ttl = int(&conf::RABBIT_TRANSIENT_QUEUES_TTL);
-        Ok(Settings {
+        Settings {
             control_exchange: config
                 .str(&conf::CONTROL_EXCHANGE)
                 .unwrap_or("openstack")
@@ -86,7 +90,7 @@ impl Settings {
             interval_max: seconds(&conf::RABBIT_INTERVAL_MAX),
             missing_reply_queue_timeout: seconds(&conf::KOMBU_MISSING_CONSUMER_RETRY_TIMEOUT),
             url,
-        })
+        }
     }
 
     /// The defaults, against `url`; for tests and tools.
@@ -96,9 +100,7 @@ impl Settings {
     pub fn for_url(url: &str) -> Result<Settings, TransportUrlError> {
         let config = launcher::conf::load(&launcher::conf::Sources::default(), crate::conf::OPTS)
             .expect("the built-in defaults are valid");
-        let mut settings = Settings::from_config(&config)?;
-        settings.url = TransportUrl::parse(url)?;
-        Ok(settings)
+        Ok(Settings::with_url(&config, TransportUrl::parse(url)?))
     }
 
     /// The wait before reconnection round `round` (0-based): oslo's

@@ -36,6 +36,9 @@ pub struct ApiConfig {
     pub pid_file: Option<PathBuf>,
     /// Extra command-line arguments after `--config-file` and `--pid-file`.
     pub args: Vec<String>,
+    /// This test's own control exchange and engine topic, so no other test's
+    /// engine ever answers it.
+    pub isolation: String,
 }
 
 impl Default for ApiConfig {
@@ -48,6 +51,7 @@ impl Default for ApiConfig {
             env: Vec::new(),
             pid_file: None,
             args: Vec::new(),
+            isolation: super::unique_name("api"),
         }
     }
 }
@@ -103,6 +107,10 @@ impl ApiConfig {
                 "DEFAULT".into(),
                 vec![
                     ("debug".into(), self.debug.to_string()),
+                    (
+                        "control_exchange".into(),
+                        format!("{}_exchange", self.isolation),
+                    ),
                     ("log_file".into(), log_file.display().to_string()),
                     (
                         "graceful_shutdown_timeout".into(),
@@ -117,6 +125,10 @@ impl ApiConfig {
                     ("port".into(), "0".into()),
                     ("api_workers".into(), self.workers.to_string()),
                 ],
+            ),
+            (
+                "engine".into(),
+                vec![("topic".into(), self.isolation.clone())],
             ),
         ];
         for (section, option, value) in &self.extra {

@@ -125,3 +125,19 @@ pub fn run(command: &mut std::process::Command) -> std::process::Output {
         }
     }
 }
+
+/// A name no other test (in this run or a concurrent one) uses: for topics,
+/// exchanges and databases.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "test_{prefix}_{}_{}_{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -66,9 +66,7 @@ fn mentions(line: &LogLine, words: &[&str]) -> bool {
 /// sends the head of a `POST /v1` announcing `len` body bytes and `sent` of them.
 fn start_slow_request(api: &Api, len: usize, sent: usize) -> Connection {
     let mut conn = Connection::open(api.port()).expect("connect");
-    let warmup = conn
-        .send(&Request::get("/healthcheck"))
-        .expect("GET /healthcheck");
+    let warmup = conn.send(&Request::get("/v1")).expect("GET /v1");
     assert_eq!(warmup.status, 200);
     assert!(conn.is_open(), "the server closed a keep-alive connection");
     conn.write_head(

@@ -48,10 +48,7 @@ fn the_pid_file_holds_the_master_pid_blocks_a_second_instance_and_is_removed_on_
         std::fs::read_to_string(api.pid_path()).expect("pid file"),
         content
     );
-    assert_eq!(
-        api.get("/healthcheck").expect("GET /healthcheck").status,
-        200
-    );
+    assert_eq!(api.get("/v1").expect("GET /v1").status, 200);
 
     let status = api.stop();
     assert!(status.success(), "exit status {status}");
