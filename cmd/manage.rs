@@ -13,6 +13,7 @@ use launcher::conf::{render_man_options, render_sample};
 const PROGRAM: &str = "pymsboot-manage";
 const COMMANDS: &str = " COMMAND\n\n\
 commands:\n  \
+db sync             apply pending database migrations (idempotent); exit 0, 1 on failure\n  \
 config generate     print the sample configuration: every option, its type, default and help\n  \
 config check        load the configuration files, report every problem; exit 0 or 2\n  \
 config man          print the option reference of pymsboot.conf(5), in roff\n";
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
             print!("{}", render_man_options(&tables));
             ExitCode::SUCCESS
         }
+        ["db", "sync"] => db_sync(&args, &tables),
         ["config", "check"] => match common::load_config(PROGRAM, &args, &tables) {
             Ok(config) => {
                 let files: Vec<String> = config
@@ -59,6 +61,43 @@ fn main() -> ExitCode {
                 other.join(" ")
             );
             ExitCode::from(common::EXIT_USAGE)
+        }
+    }
+}
+
+/// `db sync`: connect with the `[database]` options (retrying as the engine
+/// does) and apply pending migrations.
+fn db_sync(
+    args: &launcher::cli::CommonArgs,
+    tables: &[&'static [&'static launcher::Opt]],
+) -> ExitCode {
+    let config = match common::load_config(PROGRAM, args, tables) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    launcher::log::init_for_tool(args.debug);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{PROGRAM}: {error}");
+            return ExitCode::from(common::EXIT_FAILURE);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let store = engine::db::Store::from_config(&config).await?;
+        store.migrate().await
+    });
+    match outcome {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{PROGRAM}: db sync failed: {error}");
+            ExitCode::from(common::EXIT_FAILURE)
         }
     }
 }

@@ -11,3 +11,5 @@ mod api_basics;
 mod launcher;
 // `pymsboot-manage config generate` and `config check`.
 mod manage;
+// Operator files: compose, Dockerfile, man pages, make install, logrotate, units, init script.
+mod operations;

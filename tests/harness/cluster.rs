@@ -1,537 +1,298 @@
-//! `pymsboot-api` under test: a generated config in the test's own directory,
-//! port 0, a log file, a pid file and a `NOTIFY_SOCKET` of our own; typed verbs
-//! for the signals an operator sends; and a `Drop` that leaves no process behind.
+//! The whole system under test: `pymsboot-engine` and `pymsboot-api` on one
+//! generated configuration, a fresh database of their own ([`TestDb`]), a
+//! storage directory of their own and an exchange and topic no other test
+//! uses; typed verbs for the REST calls and for what an operator does to the
+//! engine (stop it, kill it, start it again).
+//!
+//! [`Api`] and [`ApiConfig`] are the API alone, for the tests that need no engine.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
+use engine::test_util::{Backend, TestDb};
+use serde_json::Value;
 
 use super::dir::TempDir;
 use super::eventually::{ensure, eventually};
 use super::http::{self, Request, Response};
-use super::logs::{self, LogLine};
-use super::notify::{Datagram, Notify};
-use super::{bin, trace};
+pub use super::service::{
+    Program, Service, ServiceConfig, children, is_alive, process_group_members, tail, threads,
+};
 
-/// What to put in the generated configuration file and environment.
-#[derive(Clone, Debug)]
-pub struct ApiConfig {
-    /// `[api] api_workers`.
-    pub workers: u32,
-    /// `[DEFAULT] graceful_shutdown_timeout`, seconds.
-    pub graceful_shutdown_timeout: u64,
-    /// `[DEFAULT] debug`.
-    pub debug: bool,
-    /// Further `(section, option, value)` entries; they win over the above.
-    pub extra: Vec<(String, String, String)>,
-    /// Extra environment variables for the master.
-    pub env: Vec<(String, String)>,
-    /// A `--pid-file` other than the one in the test's directory.
-    pub pid_file: Option<PathBuf>,
-    /// Extra command-line arguments after `--config-file` and `--pid-file`.
-    pub args: Vec<String>,
-    /// This test's own control exchange and engine topic, so no other test's
-    /// engine ever answers it.
-    pub isolation: String,
+/// `pymsboot-api` alone.
+pub type Api = Service;
+/// The configuration of [`Api`] (or of any [`Service`]).
+pub type ApiConfig = ServiceConfig;
+
+/// The lock file the engine keeps in its storage directory.
+const PERIODIC_LOCK: &str = ".pymsboot-periodic.lock";
+
+/// Engine and API, running against a database and a storage directory of their own.
+pub struct Cluster {
+    // Fields drop in order: the processes go before their database and files.
+    api: Service,
+    engine: Service,
+    db: TestDb,
+    storage: TempDir,
 }
 
-impl Default for ApiConfig {
-    fn default() -> ApiConfig {
-        ApiConfig {
-            workers: 2,
-            graceful_shutdown_timeout: 15,
-            debug: false,
-            extra: Vec::new(),
-            env: Vec::new(),
-            pid_file: None,
-            args: Vec::new(),
-            isolation: super::unique_name("api"),
-        }
-    }
-}
-
-impl ApiConfig {
-    /// Sets `[api] api_workers`.
-    pub fn workers(mut self, n: u32) -> ApiConfig {
-        self.workers = n;
-        self
+impl Cluster {
+    /// Starts engine and API on a fresh database on `backend`, with the
+    /// defaults of [`Cluster::config`].
+    pub fn start(backend: Backend) -> Cluster {
+        Cluster::start_with(backend, |config| config)
     }
 
-    /// Sets `[DEFAULT] graceful_shutdown_timeout`.
-    pub fn graceful_shutdown_timeout(mut self, seconds: u64) -> ApiConfig {
-        self.graceful_shutdown_timeout = seconds;
-        self
-    }
-
-    /// Sets `[DEFAULT] debug`.
-    pub fn debug(mut self, on: bool) -> ApiConfig {
-        self.debug = on;
-        self
-    }
-
-    /// Sets any option, raw.
-    pub fn set(mut self, section: &str, option: &str, value: &str) -> ApiConfig {
-        self.extra
-            .push((section.into(), option.into(), value.into()));
-        self
-    }
-
-    /// Adds an environment variable.
-    pub fn env(mut self, name: &str, value: &str) -> ApiConfig {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    /// Uses `path` as `--pid-file`.
-    pub fn pid_file(mut self, path: &Path) -> ApiConfig {
-        self.pid_file = Some(path.into());
-        self
-    }
-
-    /// Adds a command-line argument.
-    pub fn arg(mut self, arg: &str) -> ApiConfig {
-        self.args.push(arg.into());
-        self
-    }
-
-    /// The INI text, logging to `log_file`.
-    pub fn render(&self, log_file: &Path) -> String {
-        let mut sections: Vec<(String, Vec<(String, String)>)> = vec![
-            (
-                "DEFAULT".into(),
-                vec![
-                    ("debug".into(), self.debug.to_string()),
-                    (
-                        "control_exchange".into(),
-                        format!("{}_exchange", self.isolation),
-                    ),
-                    ("log_file".into(), log_file.display().to_string()),
-                    (
-                        "graceful_shutdown_timeout".into(),
-                        self.graceful_shutdown_timeout.to_string(),
-                    ),
-                ],
-            ),
-            (
-                "api".into(),
-                vec![
-                    ("host".into(), "127.0.0.1".into()),
-                    ("port".into(), "0".into()),
-                    ("api_workers".into(), self.workers.to_string()),
-                ],
-            ),
-            (
-                "engine".into(),
-                vec![("topic".into(), self.isolation.clone())],
-            ),
-        ];
-        for (section, option, value) in &self.extra {
-            let index = match sections.iter().position(|(s, _)| s == section) {
-                Some(i) => i,
-                None => {
-                    sections.push((section.clone(), Vec::new()));
-                    sections.len() - 1
-                }
-            };
-            let entries = &mut sections[index].1;
-            entries.retain(|(o, _)| o != option);
-            entries.push((option.clone(), value.clone()));
-        }
-        let mut text = String::new();
-        for (section, entries) in sections {
-            text.push_str(&format!("[{section}]\n"));
-            for (option, value) in entries {
-                text.push_str(&format!("{option} = {value}\n"));
-            }
-            text.push('\n');
-        }
-        text
-    }
-}
-
-/// A running `pymsboot-api` master and its workers.
-pub struct Api {
-    child: Child,
-    exit: Option<ExitStatus>,
-    master: i32,
-    port: u16,
-    config_path: PathBuf,
-    log_path: PathBuf,
-    pid_path: PathBuf,
-    stderr_path: PathBuf,
-    notify: Notify,
-    dir: TempDir,
-}
-
-impl Api {
-    /// Starts the service and waits for `READY=1`.
-    pub fn start(config: ApiConfig) -> Api {
-        let mut api = Api::spawn(config);
-        api.wait_ready();
-        api
-    }
-
-    /// Starts the service and waits only until it logs its listening port.
-    pub fn spawn(config: ApiConfig) -> Api {
-        let dir = TempDir::new();
-        let notify = Notify::bind(dir.path());
-        let config_path = dir.join("api.conf");
-        let log_path = dir.join("api.log");
-        let pid_path = config
-            .pid_file
-            .clone()
-            .unwrap_or_else(|| dir.join("api.pid"));
-        let stderr_path = dir.join("stderr.txt");
-        write_atomically(&config_path, &config.render(&log_path));
-        let child = Command::new(bin("pymsboot-api"))
-            .arg("--config-file")
-            .arg(&config_path)
-            .arg("--pid-file")
-            .arg(&pid_path)
-            .args(&config.args)
-            .env_remove("PYMSBOOT_FAULT_WORKER_BOOT")
-            .env("NOTIFY_SOCKET", notify.path())
-            .envs(config.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(File::create(dir.join("stdout.txt")).expect("create stdout.txt"))
-            .stderr(File::create(&stderr_path).expect("create stderr.txt"))
-            .process_group(0)
-            .spawn()
-            .expect("spawn pymsboot-api");
-        let master = i32::try_from(child.id()).expect("a pid fits in i32");
-        trace!("pymsboot-api master {master} in {}", dir.path().display());
-        let mut api = Api {
-            child,
-            exit: None,
-            master,
-            port: 0,
-            config_path,
-            log_path,
-            pid_path,
-            stderr_path,
-            notify,
-            dir,
+    /// Starts engine and API on a fresh database on `backend`; `adjust`
+    /// may change the configuration both get after the defaults are set.
+    /// Returns once both reported `READY=1` and `/healthcheck` answers 200.
+    pub fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
+    ) -> Cluster {
+        let db = TestDb::new(backend);
+        let storage = TempDir::new();
+        let config = adjust(Cluster::config(&db, storage.path()));
+        let engine = Service::start(config.clone().program(Program::Engine));
+        let api = Service::start(config.program(Program::Api));
+        let cluster = Cluster {
+            api,
+            engine,
+            db,
+            storage,
         };
-        api.port = api.wait_listening();
-        api
+        cluster.wait_healthy();
+        cluster
     }
 
-    fn wait_listening(&mut self) -> u16 {
-        eventually("the master to log `listening on 127.0.0.1:<port>`", || {
-            self.assert_running();
-            let text = self.log_text();
-            text.lines()
-                .filter(|l| l.contains(" INFO "))
-                .find_map(|l| {
-                    let at = l.find("listening on 127.0.0.1:")? + "listening on 127.0.0.1:".len();
-                    let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
-                    digits.parse::<u16>().ok().filter(|p| *p != 0)
-                })
-                .ok_or("no such line yet")
-        })
+    /// The configuration a cluster starts with: two workers each, the
+    /// database, the storage directory, downloads from loopback allowed
+    /// (the tests' file server), and short claim and periodic intervals so a
+    /// restarted engine resumes an interrupted download within seconds.
+    pub fn config(db: &TestDb, storage_dir: &Path) -> ServiceConfig {
+        ServiceConfig::default()
+            .workers(2)
+            .set("DEFAULT", "rpc_response_timeout", "10")
+            .set("database", "connection", db.url())
+            .set("engine", "storage_dir", &storage_dir.display().to_string())
+            .set("engine", "allow_private_networks", "true")
+            .set("engine", "download_claim_timeout", "3")
+            .set("engine", "periodic_interval", "1")
     }
 
-    /// Panics with the master's stderr and log tail if it has exited.
-    pub fn assert_running(&mut self) {
-        if let Some(status) = self.try_exit() {
-            panic!(
-                "pymsboot-api exited unexpectedly with {status}\nstderr:\n{}\nlog tail:\n{}",
-                logs::read_text(&self.stderr_path),
-                tail(&self.log_text(), 40)
-            );
-        }
-    }
-
-    /// Waits for the first `READY=1`.
-    pub fn wait_ready(&mut self) {
-        self.wait_notify(0, "READY=1", |d| d.has("READY=1"));
-    }
-
-    /// Waits, while the master runs, for a datagram after `mark` matching `pred`.
-    pub fn wait_notify(
-        &mut self,
-        mark: usize,
-        what: &str,
-        pred: impl Fn(&Datagram) -> bool,
-    ) -> usize {
-        eventually(&format!("notify datagram {what}"), || {
-            self.assert_running();
-            let all = self.notify.all();
-            all.iter()
-                .enumerate()
-                .skip(mark)
-                .find(|(_, d)| pred(d))
-                .map(|(i, _)| i)
-                .ok_or_else(|| super::notify::texts(&all[mark.min(all.len())..]))
-        })
-    }
-
-    /// The notify listener.
-    pub fn notify(&self) -> &Notify {
-        &self.notify
-    }
-
-    /// The port the workers serve on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The master's pid.
-    pub fn master_pid(&self) -> i32 {
-        self.master
-    }
-
-    /// The test's directory.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The configuration file.
-    pub fn config_path(&self) -> &Path {
-        &self.config_path
-    }
-
-    /// The log file.
-    pub fn log_path(&self) -> &Path {
-        &self.log_path
-    }
-
-    /// The pid file.
-    pub fn pid_path(&self) -> &Path {
-        &self.pid_path
-    }
-
-    /// The master's live children, from `/proc/<pid>/task/<pid>/children`.
-    pub fn worker_pids(&self) -> BTreeSet<i32> {
-        children(self.master)
-    }
-
-    /// Sends `signal` to the master.
-    pub fn signal(&self, signal: Signal) {
-        trace!("{signal} -> master {}", self.master);
-        kill(Pid::from_raw(self.master), signal).expect("signal the master");
-    }
-
-    /// SIGHUP: reload.
-    pub fn hup(&self) {
-        self.signal(Signal::SIGHUP);
-    }
-
-    /// SIGUSR1: reopen log files.
-    pub fn usr1(&self) {
-        self.signal(Signal::SIGUSR1);
-    }
-
-    /// SIGUSR2: state report.
-    pub fn usr2(&self) {
-        self.signal(Signal::SIGUSR2);
-    }
-
-    /// SIGTTIN: one worker more.
-    pub fn ttin(&self) {
-        self.signal(Signal::SIGTTIN);
-    }
-
-    /// SIGTTOU: one worker fewer.
-    pub fn ttou(&self) {
-        self.signal(Signal::SIGTTOU);
-    }
-
-    /// SIGTERM: graceful stop.
-    pub fn term(&self) {
-        self.signal(Signal::SIGTERM);
-    }
-
-    /// Sends `signal` to worker `pid`.
-    pub fn signal_worker(&self, pid: i32, signal: Signal) {
-        trace!("{signal} -> worker {pid}");
-        kill(Pid::from_raw(pid), signal).expect("signal a worker");
-    }
-
-    /// SIGKILLs one worker and returns its pid.
-    pub fn kill_worker(&self) -> i32 {
-        let pid = *self
-            .worker_pids()
-            .iter()
-            .next()
-            .expect("a live worker to kill");
-        self.signal_worker(pid, Signal::SIGKILL);
-        pid
-    }
-
-    /// SIGHUP, then waits for `RELOADING=1` and the `READY=1` after it.
-    /// Returns the notify mark taken before the signal.
-    pub fn reload(&mut self) -> usize {
-        let mark = self.notify.mark();
-        self.hup();
-        let reloading = self.wait_notify(mark, "RELOADING=1", |d| d.has("RELOADING=1"));
-        self.wait_notify(reloading + 1, "READY=1 after RELOADING=1", |d| {
-            d.has("READY=1")
+    /// Waits until `/healthcheck` answers 200.
+    pub fn wait_healthy(&self) {
+        eventually("GET /healthcheck to answer 200", || {
+            let response = self.api.get("/healthcheck").map_err(|e| e.to_string())?;
+            ensure(response.status == 200, || {
+                format!("{} {}", response.status, response.text())
+            })
         });
-        mark
     }
 
-    /// Waits until exactly `n` workers run, none of them in `old`, and a
-    /// `STATUS` after `mark` said `n/n workers ready`; returns their pids.
-    pub fn wait_workers(&mut self, mark: usize, n: usize, old: &BTreeSet<i32>) -> BTreeSet<i32> {
-        eventually(
-            &format!("{n} ready workers none of which is in {old:?}"),
-            || {
-                self.assert_running();
-                let pids = self.worker_pids();
-                let last_status = self
-                    .notify
-                    .since(mark)
-                    .iter()
-                    .rev()
-                    .find_map(Datagram::workers_ready);
-                let all_ready = last_status.is_some_and(|(_, r, w)| r == n as u64 && w == n as u64);
-                ensure(
-                    pids.len() == n && pids.is_disjoint(old) && all_ready,
-                    || format!("pids {pids:?}, last STATUS {last_status:?}"),
-                )
-                .map(|()| pids)
-            },
-        )
+    /// The API.
+    pub fn api(&self) -> &Service {
+        &self.api
     }
 
-    /// The current log file's text.
-    pub fn log_text(&self) -> String {
-        logs::read_text(&self.log_path)
+    /// The API, to signal or stop it.
+    pub fn api_mut(&mut self) -> &mut Service {
+        &mut self.api
     }
 
-    /// The current log file's records.
-    pub fn log_lines(&self) -> Vec<LogLine> {
-        logs::parse_all(&self.log_text())
+    /// The engine.
+    pub fn engine(&self) -> &Service {
+        &self.engine
     }
 
-    /// The master's stderr so far.
-    pub fn stderr_text(&self) -> String {
-        logs::read_text(&self.stderr_path)
+    /// The engine, to signal it.
+    pub fn engine_mut(&mut self) -> &mut Service {
+        &mut self.engine
     }
 
-    /// Replaces the configuration file (atomically, so a reload never reads half of it).
-    pub fn rewrite_config(&self, config: &ApiConfig) {
-        write_atomically(&self.config_path, &config.render(&self.log_path));
+    /// The database both use.
+    pub fn db(&self) -> &TestDb {
+        &self.db
     }
 
-    /// Sends `request` on a new connection.
-    pub fn request(&self, request: Request) -> io::Result<Response> {
-        http::send(self.port, request)
+    /// The engine's `[engine] storage_dir`.
+    pub fn storage_dir(&self) -> &Path {
+        self.storage.path()
     }
 
-    /// `GET path` on a new connection.
-    pub fn get(&self, path: &str) -> io::Result<Response> {
-        http::get(self.port, path)
+    /// The control exchange of this cluster's RPC.
+    pub fn exchange(&self) -> String {
+        self.engine.config().exchange()
     }
 
-    /// The master's exit status, if it has exited (reaps it).
-    pub fn try_exit(&mut self) -> Option<ExitStatus> {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().expect("poll the master");
+    /// The engine topic of this cluster's RPC.
+    pub fn topic(&self) -> String {
+        self.engine.config().topic().to_owned()
+    }
+
+    /// The API's port.
+    pub fn port(&self) -> u16 {
+        self.api.port()
+    }
+
+    /// The names of the files in the storage directory (the engine's lock file aside).
+    pub fn stored_files(&self) -> BTreeSet<String> {
+        std::fs::read_dir(self.storage_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| name != PERIODIC_LOCK)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Sends `request` to the API on a new connection.
+    ///
+    /// # Panics
+    /// When no complete response comes back.
+    pub fn request(&self, request: Request) -> Response {
+        let what = format!("{} {}", request.method, request.path);
+        self.api
+            .request(request)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(Request::get(path))
+    }
+
+    /// `POST /v1/movies` with `body`.
+    pub fn create_movie(&self, body: &Value) -> Response {
+        self.request(json_request("POST", "/v1/movies", body))
+    }
+
+    /// `POST /v1/movies` that must be accepted: the movie it returned.
+    ///
+    /// # Panics
+    /// When the answer is not a 202.
+    pub fn create(&self, body: &Value) -> Value {
+        let response = self.create_movie(body);
+        assert_eq!(response.status, 202, "create {body}: {}", response.text());
+        response.json()
+    }
+
+    /// `GET /v1/movies/<id>`.
+    pub fn get_movie(&self, id: &str) -> Response {
+        self.get(&format!("/v1/movies/{id}"))
+    }
+
+    /// `GET /v1/movies/<id>` that must succeed: the movie.
+    ///
+    /// # Panics
+    /// When the answer is not a 200.
+    pub fn movie(&self, id: &str) -> Value {
+        let response = self.get_movie(id);
+        assert_eq!(response.status, 200, "GET movie {id}: {}", response.text());
+        response.json()
+    }
+
+    /// `GET /v1/movies?<query>` (`query` may be empty).
+    pub fn list_movies(&self, query: &str) -> Response {
+        if query.is_empty() {
+            self.get("/v1/movies")
+        } else {
+            self.get(&format!("/v1/movies?{query}"))
         }
-        self.exit
     }
 
-    /// Waits for the master to exit.
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        eventually("the master to exit", || {
-            self.try_exit().ok_or("still running")
+    /// `PUT /v1/movies/<id>` with `body`.
+    pub fn update_movie(&self, id: &str, body: &Value) -> Response {
+        self.request(json_request("PUT", &format!("/v1/movies/{id}"), body))
+    }
+
+    /// `DELETE /v1/movies/<id>`.
+    pub fn delete_movie(&self, id: &str) -> Response {
+        self.request(Request::new("DELETE", &format!("/v1/movies/{id}")))
+    }
+
+    /// Polls the movie until `pred` holds for it; returns it.
+    pub fn wait_movie(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        eventually(&format!("movie {id}: {what}"), || {
+            let response = self.get_movie(id);
+            if response.status != 200 {
+                return Err(format!("{} {}", response.status, response.text()));
+            }
+            let movie = response.json();
+            if pred(&movie) {
+                Ok(movie)
+            } else {
+                Err(movie.to_string())
+            }
         })
     }
 
-    /// SIGTERM and wait for the exit.
-    pub fn stop(&mut self) -> ExitStatus {
-        self.term();
-        self.wait_exit()
+    /// Waits until the movie is downloaded; returns it.
+    ///
+    /// # Panics
+    /// When the movie ends in the error state instead, or the patience runs out.
+    pub fn wait_downloaded(&self, id: &str) -> Value {
+        let movie = self.wait_movie(id, "downloaded or error", |m| {
+            m["state"] == "downloaded" || m["state"] == "error"
+        });
+        assert_eq!(movie["state"], "downloaded", "download failed: {movie}");
+        movie
     }
 
-    /// Every live process in the master's process group (master and workers).
-    pub fn process_group(&self) -> Vec<i32> {
-        process_group_members(self.master)
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = killpg(Pid::from_raw(self.master), Signal::SIGKILL);
-        for pid in self.worker_pids() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        if self.exit.is_none() {
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() && std::env::var_os("TEST_LOG").is_some() {
-            eprintln!(
-                "[e2e] master {} stderr:\n{}\n[e2e] log tail:\n{}",
-                self.master,
-                self.stderr_text(),
-                tail(&self.log_text(), 80)
-            );
-        }
-    }
-}
-
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn write_atomically(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).expect("write the config file");
-    std::fs::rename(&tmp, path).expect("move the config file into place");
-}
-
-/// Live children of `pid`.
-pub fn children(pid: i32) -> BTreeSet<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .filter(|p| is_alive(*p))
-        .collect()
-}
-
-/// `(state, ppid, pgrp)` from `/proc/<pid>/stat`.
-fn stat(pid: i32) -> Option<(char, i32, i32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &text[text.rfind(')')? + 2..];
-    let mut fields = after.split(' ');
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, ppid, pgrp))
-}
-
-/// Whether `pid` exists and is neither a zombie nor dead.
-pub fn is_alive(pid: i32) -> bool {
-    stat(pid).is_some_and(|(state, _, _)| !matches!(state, 'Z' | 'X' | 'x'))
-}
-
-/// The `Threads:` count of `pid`.
-pub fn threads(pid: i32) -> Option<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Live processes whose process group is `pgrp`.
-pub fn process_group_members(pgrp: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .expect("list /proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            stat(*pid).is_some_and(|(state, _, g)| g == pgrp && !matches!(state, 'Z' | 'X' | 'x'))
+    /// Waits until the movie's download has stored some bytes but not all.
+    pub fn wait_mid_download(&self, id: &str) -> Value {
+        self.wait_movie(id, "downloading with some bytes stored", |m| {
+            m["state"] == "downloading" && m["bytes_downloaded"].as_u64().is_some_and(|b| b > 0)
         })
-        .collect()
+    }
+
+    /// SIGKILLs the engine's master and workers at once, and waits until
+    /// none is left.
+    pub fn kill_engine_hard(&mut self) {
+        self.engine.kill_hard();
+    }
+
+    /// Stops the engine gracefully (SIGTERM) and waits for its clean exit.
+    ///
+    /// # Panics
+    /// When it does not exit with status 0.
+    pub fn stop_engine(&mut self) {
+        let status = self.engine.stop();
+        assert!(status.success(), "the engine stopped with {status}");
+    }
+
+    /// Starts the engine again (after [`Cluster::kill_engine_hard`] or
+    /// [`Cluster::stop_engine`]; a running one is stopped first) on the same
+    /// configuration and log file, and waits until it is ready and the API
+    /// sees it.
+    pub fn restart_engine(&mut self) {
+        if self.engine.try_exit().is_none() {
+            self.stop_engine();
+        }
+        self.engine.respawn();
+        self.wait_healthy();
+    }
+
+    /// Waits at most `bound` for the API's answer to `request`; the answer
+    /// and how long it took.
+    pub fn timed(&self, request: Request, bound: Duration) -> (Response, Duration) {
+        let port = self.port();
+        let started = std::time::Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(http::send(port, request)));
+        let response = rx
+            .recv_timeout(bound)
+            .unwrap_or_else(|_| panic!("no answer within {bound:?}"))
+            .expect("a complete response");
+        (response, started.elapsed())
+    }
+}
+
+/// A request with a JSON body.
+pub fn json_request(method: &str, path: &str, body: &Value) -> Request {
+    Request::new(method, path)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
 }

@@ -264,3 +264,36 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
         read_line(reader)?;
     }
 }
+
+/// Checks an error answer: status `code`, a JSON body
+/// `{"error":{"code","title","message","request_id"}}` whose code is `code`
+/// and whose `request_id` is the response's `x-openstack-request-id`.
+///
+/// # Panics
+/// When any of that does not hold; the message names `what`.
+pub fn assert_error(what: &str, response: &Response, code: u16) {
+    assert_eq!(response.status, code, "{what}: {}", response.text());
+    let content_type = response.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: content-type {content_type:?}"
+    );
+    let body = response.json();
+    let error = &body["error"];
+    assert_eq!(error["code"], code, "{what}: {body}");
+    assert!(
+        error["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{what}: {body}"
+    );
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: {body}"
+    );
+    assert!(
+        response
+            .request_id()
+            .is_some_and(|id| error["request_id"] == id),
+        "{what}: request id {:?} in the header, body {body}",
+        response.request_id()
+    );
+}

@@ -1,6 +1,9 @@
 //! Test machinery shared by every end-to-end test.
 //!
-//! - [`cluster`]: start `pymsboot-api` in its own directory and drive it with typed verbs.
+//! - [`service`]: start `pymsboot-api` or `pymsboot-engine` in its own directory and signal it.
+//! - [`cluster`]: engine and API on a fresh database, driven with typed REST verbs.
+//! - [`files`]: a local HTTP server of generated files (known SHA-256), slow files and 404s.
+//! - [`python`]: the stock Python oslo.messaging peer, run from the project's venv.
 //! - [`notify`]: a `NOTIFY_SOCKET` listener that records every datagram and its sender.
 //! - [`http`]: a small HTTP/1.1 client over `TcpStream`.
 //! - [`load`]: client threads that keep requests flowing and count failures.
@@ -11,10 +14,13 @@
 pub mod cluster;
 pub mod dir;
 pub mod eventually;
+pub mod files;
 pub mod http;
 pub mod load;
 pub mod logs;
 pub mod notify;
+pub mod python;
+pub mod service;
 
 /// Prints to stderr only when `TEST_LOG` is set, so passing runs stay silent.
 macro_rules! trace {
@@ -30,6 +36,7 @@ pub(crate) use trace;
 pub fn bin(name: &str) -> std::path::PathBuf {
     match name {
         "pymsboot-api" => env!("CARGO_BIN_EXE_pymsboot-api").into(),
+        "pymsboot-engine" => env!("CARGO_BIN_EXE_pymsboot-engine").into(),
         "pymsboot-manage" => env!("CARGO_BIN_EXE_pymsboot-manage").into(),
         other => panic!("no such binary in this package: {other}"),
     }

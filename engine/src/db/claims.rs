@@ -80,7 +80,7 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::StoreUnavailable`].
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
     pub async fn claim_next(
         &self,
         owner: &str,
@@ -129,7 +129,7 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::StoreUnavailable`].
-    #[tracing::instrument(skip_all, fields(owner))]
+    #[tracing::instrument(skip_all, fields(owner = %owner))]
     pub async fn heartbeat(&self, owner: &str) -> Result<(), Error> {
         let sql = "UPDATE movies SET heartbeat = ? WHERE owner = ? AND state = 'downloading'";
         self.pool()

@@ -62,53 +62,25 @@ fn cursor(key: SortKey, marker: &MovieRow) -> Cursor {
     }
 }
 
-/// The SELECT of one leg: rows after `cursor` (when given), `limit` of them.
-pub(crate) fn leg_query(
+/// The SELECT of one leg, narrowed by `after` (a condition placing rows
+/// after the marker), `limit` rows of it.
+fn leg_query(
     leg: Leg,
     dir: SortDir,
-    cursor: Option<&Cursor>,
+    after: Option<(String, Vec<Arg>)>,
     query: &ListQuery,
     limit: i64,
 ) -> (String, Vec<Arg>) {
-    let (order, after) = match dir {
-        SortDir::Asc => ("ASC", ">"),
-        SortDir::Desc => ("DESC", "<"),
-    };
-    let mut filters: Vec<String> = Vec::new();
+    let (leg_filter, order_by) = leg_order(leg, dir);
+    let mut filters: Vec<String> = leg_filter.into_iter().map(str::to_owned).collect();
     let mut args = Vec::new();
-    let (column, order_by) = match leg {
-        Leg::Name => ("name", format!("name {order}")),
-        Leg::CreatedAt => ("created_at", format!("created_at {order}, id {order}")),
-        Leg::Ranked => {
-            filters.push("movie_rank IS NOT NULL".into());
-            ("movie_rank", format!("movie_rank {order}, id {order}"))
-        }
-        Leg::Unranked => {
-            filters.push("movie_rank IS NULL".into());
-            ("id", format!("id {order}"))
-        }
-    };
     if let Some(state) = query.state {
         filters.push("state = ?".into());
         args.push(Arg::from(state.as_str()));
     }
-    match cursor.map(|c| (c.key.clone(), c)) {
-        Some((Some(key), c)) if matches!(leg, Leg::CreatedAt | Leg::Ranked) => {
-            // `k >= ?` bounds the index range; the OR only sorts out ties.
-            filters.push(format!(
-                "{column} {after}= ? AND ({column} {after} ? OR id {after} ?)"
-            ));
-            args.extend([key.clone(), key, Arg::from(c.id.as_str())]);
-        }
-        Some((Some(key), _)) => {
-            filters.push(format!("{column} {after} ?"));
-            args.push(key);
-        }
-        Some((None, c)) => {
-            filters.push(format!("id {after} ?"));
-            args.push(Arg::from(c.id.as_str()));
-        }
-        None => {}
+    if let Some((filter, after_args)) = after {
+        filters.push(filter);
+        args.extend(after_args);
     }
     let filter = if filters.is_empty() {
         String::new()
@@ -116,24 +88,75 @@ pub(crate) fn leg_query(
         format!(" WHERE {}", filters.join(" AND "))
     };
     args.push(Arg::from(limit));
-    (
-        format!("SELECT {MOVIE_COLUMNS} FROM movies{filter} ORDER BY {order_by} LIMIT ?"),
-        args,
-    )
+    let sql = format!("SELECT {MOVIE_COLUMNS} FROM movies{filter} ORDER BY {order_by} LIMIT ?");
+    (sql, args)
 }
 
-/// Every leg query a listing would run, in order, with how many rows each
-/// may return at most (for inspecting query plans).
+/// A leg's own filter and its ORDER BY.
+fn leg_order(leg: Leg, dir: SortDir) -> (Option<&'static str>, String) {
+    let order = match dir {
+        SortDir::Asc => "ASC",
+        SortDir::Desc => "DESC",
+    };
+    match leg {
+        Leg::Name => (None, format!("name {order}")),
+        Leg::CreatedAt => (None, format!("created_at {order}, id {order}")),
+        Leg::Ranked => (
+            Some("movie_rank IS NOT NULL"),
+            format!("movie_rank {order}, id {order}"),
+        ),
+        Leg::Unranked => (Some("movie_rank IS NULL"), format!("id {order}")),
+    }
+}
+
+/// The conditions placing rows after `cursor` in its leg, each read as an
+/// index range of its own, in order: ties on the key (by id), then the keys
+/// beyond. Two ranges rather than `k > ? OR (k = ? AND id > ?)`, which some
+/// planners answer with an index merge and a sort.
+fn after_cursor(cursor: &Cursor, dir: SortDir) -> Vec<(String, Vec<Arg>)> {
+    let after = match dir {
+        SortDir::Asc => ">",
+        SortDir::Desc => "<",
+    };
+    let id = Arg::from(cursor.id.as_str());
+    let column = match cursor.leg {
+        Leg::Name => "name",
+        Leg::CreatedAt => "created_at",
+        Leg::Ranked => "movie_rank",
+        Leg::Unranked => "id",
+    };
+    match (&cursor.key, cursor.leg) {
+        (Some(key), Leg::CreatedAt | Leg::Ranked) => vec![
+            (
+                format!("{column} = ? AND id {after} ?"),
+                vec![key.clone(), id],
+            ),
+            (format!("{column} {after} ?"), vec![key.clone()]),
+        ],
+        // Names are unique: no tie to break.
+        (Some(key), _) => vec![(format!("{column} {after} ?"), vec![key.clone()])],
+        (None, _) => vec![(format!("id {after} ?"), vec![id])],
+    }
+}
+
+/// Every query a listing runs, in order, each asking for up to `limit`
+/// rows (`list` lowers that as rows come in): the legs after the marker's,
+/// and the marker's own leg from just after the marker.
 pub(crate) fn plan(query: &ListQuery, marker: Option<&MovieRow>) -> Vec<(String, Vec<Arg>)> {
     let cursor = marker.map(|m| cursor(query.sort_key, m));
-    let limit = i64::from(query.limit);
+    let (dir, limit) = (query.sort_dir, i64::from(query.limit));
     let mut started = cursor.is_none();
     let mut out = Vec::new();
-    for &leg in legs(query.sort_key, query.sort_dir) {
-        let here = cursor.as_ref().filter(|c| c.leg == leg);
-        started |= here.is_some();
-        if started {
-            out.push(leg_query(leg, query.sort_dir, here, query, limit));
+    for &leg in legs(query.sort_key, dir) {
+        match cursor.as_ref().filter(|c| c.leg == leg) {
+            Some(here) => {
+                started = true;
+                for after in after_cursor(here, dir) {
+                    out.push(leg_query(leg, dir, Some(after), query, limit));
+                }
+            }
+            None if started => out.push(leg_query(leg, dir, None, query, limit)),
+            None => {}
         }
     }
     out
@@ -246,13 +269,19 @@ mod tests {
                 .contains("movie_rank IS NULL AND id > ?")
         );
         let desc_after_ranked = plan(&query(SortKey::Rank, SortDir::Desc), Some(&marker(Some(3))));
-        assert_eq!(desc_after_ranked.len(), 1);
+        assert_eq!(desc_after_ranked.len(), 2, "ties, then lower ranks");
+    }
+
+    #[test]
+    fn ties_with_the_marker_are_read_before_the_keys_beyond() {
         let asc_after_ranked = plan(&query(SortKey::Rank, SortDir::Asc), Some(&marker(Some(3))));
-        assert_eq!(asc_after_ranked.len(), 2);
-        assert_eq!(
-            asc_after_ranked[0].1,
-            vec![Arg::from(3), Arg::from(3), Arg::from("m"), Arg::from(5)]
-        );
+        let sqls: Vec<&str> = asc_after_ranked.iter().map(|q| q.0.as_str()).collect();
+        assert_eq!(sqls.len(), 3, "ties, higher ranks, then the unranked");
+        assert!(sqls[0].contains("movie_rank = ? AND id > ?"));
+        assert!(sqls[1].contains("movie_rank > ?") && !sqls[1].contains("id >"));
+        assert!(sqls[2].contains("movie_rank IS NULL") && !sqls[2].contains("id >"));
+        let args = &asc_after_ranked[0].1;
+        assert_eq!(args, &vec![Arg::from(3), Arg::from("m"), Arg::from(5)]);
     }
 
     #[test]
@@ -260,8 +289,15 @@ mod tests {
         let mut q = query(SortKey::CreatedAt, SortDir::Desc);
         q.state = Some(MovieState::Queued);
         let (sql, args) = plan(&q, Some(&marker(None))).remove(0);
-        assert!(sql.contains("WHERE state = ? AND created_at <= ? AND (created_at < ? OR id < ?)"));
-        assert_eq!(args[0], Arg::from("queued"));
-        assert_eq!(args.len(), 5);
+        assert!(sql.contains("WHERE state = ? AND created_at = ? AND id < ?"));
+        assert_eq!(
+            args,
+            vec![
+                Arg::from("queued"),
+                Arg::from(7),
+                Arg::from("m"),
+                Arg::from(5)
+            ]
+        );
     }
 }

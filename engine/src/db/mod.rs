@@ -23,7 +23,7 @@ mod explain;
 mod list;
 mod migrate;
 mod movies;
-pub(crate) mod pool;
+mod pool;
 mod row;
 mod url;
 
