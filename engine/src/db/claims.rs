@@ -250,13 +250,13 @@ impl Store {
             Arg::from(candidate.generation),
             Arg::from(cutoff),
         ];
-        if self
+        let won = self
             .pool()
             .execute(&sql, &args)
             .await
             .map_err(unavailable)?
-            != 1
-        {
+            == 1;
+        if !won {
             return Ok(None);
         }
         let id = Uuid::parse_str(candidate.id.trim()).map_err(|e| {
