@@ -239,6 +239,31 @@ impl Transport {
     }
 }
 
+/// Declares a transient queue (a reply or fanout queue) as oslo.messaging
+/// does: not durable, expiring after `rabbit_transient_queues_ttl` unused.
+pub(crate) async fn declare_transient_queue(
+    channel: &Channel,
+    name: &str,
+    settings: &Settings,
+) -> Result<(), Error> {
+    let mut arguments = FieldTable::default();
+    if let Some(ttl) = settings.transient_queues_ttl {
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        arguments.insert(
+            "x-expires".into(),
+            lapin::types::AMQPValue::LongLongInt(millis),
+        );
+    }
+    channel
+        .queue_declare(
+            name.into(),
+            lapin::options::QueueDeclareOptions::default(),
+            arguments,
+        )
+        .await?;
+    Ok(())
+}
+
 /// Declares an exchange as oslo.messaging does (same flags, no arguments),
 /// so Python and Rust peers can share it.
 pub(crate) async fn declare_exchange(

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_lite::StreamExt;
-use lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::options::BasicConsumeOptions;
+use lapin::types::FieldTable;
 use tokio::sync::mpsc;
 
-use crate::connection::Link;
+use crate::connection::{Link, declare_transient_queue};
 use crate::envelope::{Reply, new_id};
 use crate::error::Error;
 use crate::settings::Settings;
@@ -78,20 +78,7 @@ impl Replies {
             return Ok(());
         }
         let channel = link.connection.create_channel().await?;
-        let mut arguments = FieldTable::default();
-        if let Some(ttl) = settings.transient_queues_ttl {
-            arguments.insert(
-                "x-expires".into(),
-                AMQPValue::LongLongInt(ttl.as_millis() as i64),
-            );
-        }
-        channel
-            .queue_declare(
-                self.queue.as_str().into(),
-                QueueDeclareOptions::default(),
-                arguments,
-            )
-            .await?;
+        declare_transient_queue(&channel, self.queue.as_str(), settings).await?;
         // Replies are acknowledged on receipt, as oslo.messaging does: a reply
         // nobody waits for any more is worth nothing.
         let options = BasicConsumeOptions {

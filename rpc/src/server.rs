@@ -21,13 +21,13 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
     QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use lapin::{Channel, Consumer, ExchangeKind};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::connection::{Exchange, Link, Transport, declare_exchange};
+use crate::connection::{Exchange, Link, Transport, declare_exchange, declare_transient_queue};
 use crate::dispatch::Dispatcher;
 use crate::envelope::{Reply, Request, new_id};
 use crate::error::Error;
@@ -225,20 +225,7 @@ impl RpcServer {
             true,
         )
         .await?;
-        let mut arguments = FieldTable::default();
-        if let Some(ttl) = settings.transient_queues_ttl {
-            arguments.insert(
-                "x-expires".into(),
-                AMQPValue::LongLongInt(ttl.as_millis() as i64),
-            );
-        }
-        channel
-            .queue_declare(
-                self.fanout_queue.as_str().into(),
-                QueueDeclareOptions::default(),
-                arguments,
-            )
-            .await?;
+        declare_transient_queue(&channel, self.fanout_queue.as_str(), settings).await?;
         channel
             .queue_bind(
                 self.fanout_queue.as_str().into(),

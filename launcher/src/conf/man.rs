@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::ini::{normalize_name, normalize_section};
+use super::ini::normalize_name;
 use super::opt::{Opt, OptDefault, OptKind};
 use super::value;
 
@@ -18,35 +18,16 @@ use super::value;
 /// `SIGHUP` changes it in place. Text is escaped for roff, so help written
 /// for the sample needs no change. The output depends only on the tables.
 pub fn render_man_options(tables: &[&[&'static Opt]]) -> String {
-    let mut opts: Vec<&Opt> = Vec::new();
-    for &opt in tables.iter().flat_map(|table| table.iter()) {
-        if !opts.iter().any(|seen| same_option(seen, opt)) {
-            opts.push(opt);
-        }
-    }
-    let mut sections = vec!["DEFAULT"];
-    for opt in &opts {
-        if !sections.iter().any(|s| same_section(s, opt.section)) {
-            sections.push(opt.section);
-        }
-    }
+    let sections = super::sample::by_section(tables);
 
     let mut out = String::new();
-    for section in sections {
+    for (section, opts) in sections {
         let _ = writeln!(out, ".SS [{}]", escape(section, Words::Code));
-        for opt in opts.iter().filter(|opt| same_section(section, opt.section)) {
+        for opt in opts {
             render_opt(&mut out, opt);
         }
     }
     out
-}
-
-fn same_section(a: &str, b: &str) -> bool {
-    normalize_section(a) == normalize_section(b)
-}
-
-fn same_option(a: &Opt, b: &Opt) -> bool {
-    same_section(a.section, b.section) && normalize_name(a.name) == normalize_name(b.name)
 }
 
 fn render_opt(out: &mut String, opt: &Opt) {

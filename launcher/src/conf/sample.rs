@@ -16,31 +16,50 @@ const WRAP_WIDTH: usize = 70;
 /// choices, a note when it is mutable, and `#name = default`. The output
 /// depends only on the tables.
 pub fn render_sample(tables: &[&[&'static Opt]]) -> String {
+    let sections = by_section(tables);
+
+    let mut out = String::new();
+    for (i, (section, opts)) in sections.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n\n");
+        }
+        let _ = writeln!(out, "[{section}]");
+        for opt in opts {
+            out.push('\n');
+            render_opt(&mut out, opt);
+        }
+    }
+    out
+}
+
+/// The options of `tables` grouped by section: `[DEFAULT]` first, then the
+/// other sections in the order they first appear; each option once, in
+/// declaration order. The sample and the man page both follow it.
+pub(super) fn by_section<'t>(tables: &[&[&'t Opt]]) -> Vec<(&'t str, Vec<&'t Opt>)> {
     let mut opts: Vec<&Opt> = Vec::new();
     for &opt in tables.iter().flat_map(|table| table.iter()) {
         if !opts.iter().any(|seen| same_option(seen, opt)) {
             opts.push(opt);
         }
     }
-    let mut sections = vec!["DEFAULT"];
+    let mut sections: Vec<&str> = vec!["DEFAULT"];
     for opt in &opts {
         if !sections.iter().any(|s| same_section(s, opt.section)) {
             sections.push(opt.section);
         }
     }
-
-    let mut out = String::new();
-    for (i, section) in sections.iter().enumerate() {
-        if i > 0 {
-            out.push_str("\n\n");
-        }
-        let _ = writeln!(out, "[{section}]");
-        for opt in opts.iter().filter(|opt| same_section(section, opt.section)) {
-            out.push('\n');
-            render_opt(&mut out, opt);
-        }
-    }
-    out
+    sections
+        .into_iter()
+        .map(|section| {
+            (
+                section,
+                opts.iter()
+                    .copied()
+                    .filter(|opt| same_section(section, opt.section))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 fn same_section(a: &str, b: &str) -> bool {
