@@ -21,6 +21,9 @@ const READ_ONLY: [&str; 8] = [
     "updated_at",
 ];
 
+/// Fields that may be given but never as `null`.
+const NOT_NULL: [&str; 3] = ["name", "url", "meta"];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
@@ -75,6 +78,15 @@ fn parse_object<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiErro
     if let Some(field) = READ_ONLY.iter().find(|field| fields.contains_key(**field)) {
         return Err(ApiError::BadRequest(format!(
             "the field {field} is read-only"
+        )));
+    }
+    // Only the rank may be cleared; a null anywhere else is a mistake, not "unchanged".
+    if let Some(field) = NOT_NULL
+        .iter()
+        .find(|field| fields.get(**field).is_some_and(Value::is_null))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the field {field} must not be null"
         )));
     }
     serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
@@ -210,6 +222,8 @@ mod tests {
             r#"{"name": "A", "url": "ftp://e.com/a"}"#,
             r#"{"name": "A", "url": "http://e.com/a", "rank": "high"}"#,
             r#"{"name": "A", "url": "http://e.com/a", "meta": []}"#,
+            r#"{"name": "A", "url": "http://e.com/a", "meta": null}"#,
+            r#"{"name": null, "url": "http://e.com/a"}"#,
         ] {
             assert!(
                 matches!(create_body(&bytes(body)), Err(ApiError::BadRequest(_))),
@@ -221,6 +235,14 @@ mod tests {
     #[test]
     fn an_update_needs_a_field_and_may_clear_the_rank() {
         assert!(update_body(&bytes("{}")).is_err());
+        for null in [
+            r#"{"name": null}"#,
+            r#"{"url": null}"#,
+            r#"{"meta": null, "rank": 2}"#,
+        ] {
+            let error = update_body(&bytes(null)).expect_err("refused");
+            assert!(error.to_string().contains("must not be null"), "{error}");
+        }
         assert_eq!(
             update_body(&bytes(r#"{"rank": null}"#))
                 .expect("valid")

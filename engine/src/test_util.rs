@@ -37,7 +37,8 @@ pub struct TestDb {
     backend: Backend,
     name: String,
     url: String,
-    store: Store,
+    /// Made on first use, in the caller's runtime, which the pool lives on.
+    store: std::sync::OnceLock<Store>,
 }
 
 impl TestDb {
@@ -76,12 +77,11 @@ impl TestDb {
         let task_name = name.clone();
         block_on(async move { create_database(backend, &task_name).await })
             .expect("create the test database");
-        let store = Store::connect_lazy(&parse(&url), POOL_SIZE).expect("open the test database");
         TestDb {
             backend,
             name,
             url,
-            store,
+            store: std::sync::OnceLock::new(),
         }
     }
 
@@ -96,9 +96,10 @@ impl TestDb {
     }
 
     /// A store on this database (a clone of one shared pool, connected on
-    /// first use in the caller's runtime).
+    /// first use in the caller's runtime). Must be called inside a runtime:
+    /// the pool lives there.
     pub fn store(&self) -> Store {
-        self.store.clone()
+        self.store.get_or_init(|| self.separate_store()).clone()
     }
 
     /// A store with a pool of its own, as another engine process would have.
@@ -118,7 +119,7 @@ impl TestDb {
     ///
     /// The database's, or an unknown marker.
     pub async fn explain_list(&self, query: &ListQuery) -> Result<Vec<String>, sqlx::Error> {
-        self.store.explain_list(query).await
+        self.store().explain_list(query).await
     }
 
     /// Refreshes the planner's statistics, as a database in service has them.
@@ -127,7 +128,7 @@ impl TestDb {
     ///
     /// The database's.
     pub async fn analyze(&self) -> Result<(), sqlx::Error> {
-        self.store.analyze().await
+        self.store().analyze().await
     }
 }
 

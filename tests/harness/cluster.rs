@@ -16,9 +16,7 @@ use serde_json::Value;
 use super::dir::TempDir;
 use super::eventually::{ensure, eventually};
 use super::http::{self, Request, Response};
-pub use super::service::{
-    Program, Service, ServiceConfig, children, is_alive, process_group_members, tail, threads,
-};
+pub use super::service::{Program, Service, ServiceConfig, is_alive, tail, threads};
 
 /// `pymsboot-api` alone.
 pub type Api = Service;
@@ -33,8 +31,10 @@ pub struct Cluster {
     // Fields drop in order: the processes go before their database and files.
     api: Service,
     engine: Service,
-    db: TestDb,
+    _db: TestDb,
     storage: TempDir,
+    /// The runtime the test database's (idle) pool lives on.
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl Cluster {
@@ -51,7 +51,16 @@ impl Cluster {
         backend: Backend,
         adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
     ) -> Cluster {
-        let db = TestDb::new(backend);
+        // `TestDb` opens a lazy pool, which needs a runtime to be entered.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the test database");
+        let db = {
+            let _entered = runtime.enter();
+            TestDb::new(backend)
+        };
         let storage = TempDir::new();
         let config = adjust(Cluster::config(&db, storage.path()));
         let engine = Service::start(config.clone().program(Program::Engine));
@@ -59,8 +68,9 @@ impl Cluster {
         let cluster = Cluster {
             api,
             engine,
-            db,
+            _db: db,
             storage,
+            _runtime: runtime,
         };
         cluster.wait_healthy();
         cluster
@@ -109,11 +119,6 @@ impl Cluster {
     /// The engine, to signal it.
     pub fn engine_mut(&mut self) -> &mut Service {
         &mut self.engine
-    }
-
-    /// The database both use.
-    pub fn db(&self) -> &TestDb {
-        &self.db
     }
 
     /// The engine's `[engine] storage_dir`.

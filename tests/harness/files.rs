@@ -61,8 +61,6 @@ pub enum Outcome {
 /// One request the server received.
 #[derive(Clone, Debug)]
 pub struct Hit {
-    /// The method.
-    pub method: String,
     /// The path, without the leading `/`.
     pub path: String,
     /// The `Range` header, if any.
@@ -113,11 +111,6 @@ impl FileServer {
             state,
             accept: Some(accept),
         }
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// `http://127.0.0.1:<port>/<path>`, served or not.
@@ -316,7 +309,6 @@ fn serve(stream: TcpStream, state: &State) -> io::Result<()> {
     let index = {
         let mut hits = state.hits.lock().expect("hits lock");
         hits.push(Hit {
-            method: head.method.clone(),
             path: head.path.clone(),
             range: head.range.clone(),
             status,

@@ -52,7 +52,7 @@ impl Program {
 pub struct ServiceConfig {
     /// The binary to run with it.
     pub program: Program,
-    /// `[api] api_workers`.
+    /// `[api] api_workers` and `[engine] engine_workers`.
     pub workers: u32,
     /// `[DEFAULT] graceful_shutdown_timeout`, seconds.
     pub graceful_shutdown_timeout: u64,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, HeaderValue};
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use launcher::Shutdown;
 use tracing::Instrument;
 
@@ -48,10 +48,16 @@ pub async fn handle(
             Err(error) => Err(error),
         }
         .unwrap_or_else(|error| error.into_response(&request_id));
-        let headers = response.headers_mut();
-        headers.insert(REQUEST_ID_HEADER, request_id.header_value());
-        if shutdown.is_requested() {
-            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER, request_id.header_value());
+        // After a body it did not read to the end (413, a broken upload) the
+        // server cannot find the next request on the connection: say so.
+        let unread_body = matches!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        if shutdown.is_requested() || unread_body {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         access_log::record(peer, &line, &response, started.elapsed());
         response
