@@ -21,3 +21,5 @@ mod launcher;
 mod manage;
 // Operator files: compose, Dockerfile, man pages, make install, logrotate, units, init script.
 mod operations;
+// The whole system as an operator runs it: notify, logrotate, the README's quick start.
+mod system;
