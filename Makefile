@@ -24,6 +24,7 @@ sample:
 bench: build
 	python3 bench/launcher.py
 	$(CARGO) bench --bench rpc
+	scripts/python-venv && PYTHONWARNINGS=ignore .venv/bin/python bench/rpc_python.py
 
 # The OPTIONS part of man/pymsboot.conf.5, between its GENERATED markers,
 # rewritten from the option declarations.
