@@ -73,7 +73,7 @@ def main():
     failures = []
     try:
         port = wait_port(os.path.join(workdir, "api.log"))
-        url = f"http://127.0.0.1:{port}/healthcheck"
+        url = f"http://127.0.0.1:{port}/v1"
         while True:
             try:
                 urllib.request.urlopen(url, timeout=1).read()
