@@ -234,3 +234,44 @@ fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_and_answers_the_call_in_flight() {
+    let (exchange, topic) = unique("drain");
+    let transport = connected(BROKER, &exchange).await;
+    let server = RunningServer::start(&transport, Target::new(&topic), "a").await;
+    let client = client(&transport, &topic);
+
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .call(&Context::default(), "slow", args(json!({"seconds": 1})))
+                .await
+        }
+    });
+    // Once the call runs on the server, stop the server.
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while !server
+        .recorded
+        .lock()
+        .expect("lock")
+        .contains(&json!("slow started"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never started"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stopped = tokio::spawn(server.stop());
+
+    assert_eq!(
+        slow.await
+            .expect("task")
+            .expect("the call in flight is answered"),
+        json!("done")
+    );
+    stopped.await.expect("the server stops after answering");
+}

@@ -85,6 +85,11 @@ impl Endpoint for TestEndpoint {
                         .unwrap_or("boom"),
                 )),
                 "slow" => {
+                    // Tells a waiting test that the call is running here.
+                    self.recorded
+                        .lock()
+                        .expect("lock")
+                        .push(Value::from("slow started"));
                     let seconds = args.get("seconds").and_then(Value::as_f64).unwrap_or(1.0);
                     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
                     Ok(Value::from("done"))
