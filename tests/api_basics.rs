@@ -298,3 +298,29 @@ fn every_request_writes_one_access_line_carrying_its_request_id() {
         line.raw
     );
 }
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_client_socket_timeout() {
+    let api = Api::start(ApiConfig::default().set("api", "client_socket_timeout", "1"));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", api.port())).expect("connect");
+    stream
+        .write_all(b"GET /v1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send a request");
+    stream
+        .set_read_timeout(Some(crate::harness::eventually::patience()))
+        .expect("read timeout");
+
+    // Read the response, then nothing more: the server ends the idle
+    // connection by itself (end of stream), long before our read times out.
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut received)
+        .expect("the server closes, no read timeout");
+
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        started.elapsed() < crate::harness::eventually::patience(),
+        "closed by the read timeout, not by the server"
+    );
+}
