@@ -15,6 +15,7 @@
 //! - `service`: the [`Service`] trait (bind in the master, run in workers).
 //! - `master`: the supervisor's state machine, spawning, reaping, reloads.
 //! - `worker`: the child side of a fork: hygiene, runtime, signals, readiness.
+//! - `control`: the socket pair between the master and each worker.
 //! - `shutdown`: the [`Shutdown`] token passed down to a worker's tasks.
 //! - `listener`: the shared TCP listener, bound once with an explicit backlog.
 //! - `pidfile`, `systemd`: the pid file and the `sd_notify` protocol.

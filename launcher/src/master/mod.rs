@@ -6,11 +6,17 @@
 //! `poll()` timeout, so the master reacts to a signal at any moment.
 //!
 //! Lifecycle: `Starting` → `Running` ⇄ `Reloading` → `Stopping` → exit.
+//!
+//! `signals` answers each signal, `reap` collects and replaces workers,
+//! `spawn` forks them, `generation` runs reloads and resizing, `backoff`
+//! paces crash loops, `status` reports to systemd and the log.
 
 mod backoff;
 mod generation;
 mod reap;
+mod signals;
 mod spawn;
+mod status;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -291,41 +297,6 @@ impl<S: Service> Master<S> {
         respawns.chain(phase).min()
     }
 
-    fn read_signals(&mut self) {
-        loop {
-            match self.signals.read_signal() {
-                Ok(Some(info)) => {
-                    if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
-                        self.on_signal(signal);
-                    }
-                }
-                Ok(None) => return,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(error) => {
-                    tracing::error!(%error, "reading the signalfd failed");
-                    return;
-                }
-            }
-        }
-    }
-
-    fn on_signal(&mut self, signal: Signal) {
-        match signal {
-            Signal::SIGCHLD => self.reap(),
-            Signal::SIGTERM | Signal::SIGINT => match self.phase {
-                Phase::Stopping { .. } => self.stop_now(signal),
-                _ => self.stop_gracefully(signal),
-            },
-            Signal::SIGQUIT => self.stop_now(signal),
-            Signal::SIGHUP => self.request_reload(),
-            Signal::SIGUSR1 => self.reopen_logs(),
-            Signal::SIGUSR2 => self.report(),
-            Signal::SIGTTIN => self.add_worker(),
-            Signal::SIGTTOU => self.remove_worker(),
-            other => tracing::debug!(signal = %other, "signal ignored by the master"),
-        }
-    }
-
     fn read_control(&mut self, pid: Pid) {
         let Some(worker) = self.workers.get_mut(&pid) else {
             return;
@@ -442,25 +413,6 @@ impl<S: Service> Master<S> {
             .map(|g| g.id)
     }
 
-    fn status_line(&self) -> String {
-        let Some(serving) = self.serving() else {
-            return "STATUS=no workers".into();
-        };
-        let wanted = self
-            .generation(serving)
-            .map_or(0, |g| g.slots.iter().filter(|s| !s.retired).count());
-        let ready = self
-            .workers
-            .values()
-            .filter(|w| w.generation == serving && w.state == WorkerState::Ready)
-            .count();
-        format!("STATUS=generation {serving}, {ready}/{wanted} workers ready")
-    }
-
-    fn notify_status(&self) {
-        self.notifier.notify(&self.status_line());
-    }
-
     fn generation(&self, id: u64) -> Option<&Generation> {
         self.generations.iter().find(|g| g.id == id)
     }
@@ -494,77 +446,6 @@ impl<S: Service> Master<S> {
             .is_some_and(|end| end.send_drain().is_ok());
         if !asked {
             self.signal_worker(pid, Signal::SIGTERM);
-        }
-    }
-
-    fn stop_gracefully(&mut self, signal: Signal) {
-        self.notifier.notify("STOPPING=1");
-        let grace = match self
-            .config
-            .int(&crate::conf::options::GRACEFUL_SHUTDOWN_TIMEOUT)
-        {
-            0 => None,
-            seconds => Some(Duration::from_secs(seconds.unsigned_abs())),
-        };
-        tracing::info!(
-            signal = %signal,
-            timeout = ?grace,
-            "graceful stop: draining {} workers",
-            self.workers.len()
-        );
-        self.phase = Phase::Stopping {
-            deadline: grace.map(|g| Instant::now() + g),
-        };
-        for slot in self.generations.iter_mut().flat_map(|g| g.slots.iter_mut()) {
-            slot.respawn_at = None;
-        }
-        let pids: Vec<Pid> = self.workers.keys().copied().collect();
-        for pid in pids {
-            self.drain_worker(pid);
-        }
-    }
-
-    fn stop_now(&mut self, signal: Signal) {
-        if !matches!(self.phase, Phase::Stopping { .. }) {
-            self.notifier.notify("STOPPING=1");
-        }
-        tracing::warn!(signal = %signal, "immediate stop: killing {} workers", self.workers.len());
-        self.phase = Phase::Stopping { deadline: None };
-        self.kill_all_and_reap(Signal::SIGKILL);
-    }
-
-    fn reopen_logs(&mut self) {
-        match self.log.reopen() {
-            Ok(()) => tracing::info!("log file reopened"),
-            Err(error) => {
-                tracing::error!(%error, "could not reopen the log file; still writing to the old one")
-            }
-        }
-        let pids: Vec<Pid> = self.workers.keys().copied().collect();
-        for pid in pids {
-            self.signal_worker(pid, Signal::SIGUSR1);
-        }
-    }
-
-    fn report(&self) {
-        tracing::info!(
-            "state report: phase {:?}, uptime {}s, serving generation {}, {} workers, {} respawns; {}",
-            self.phase,
-            self.started.elapsed().as_secs(),
-            self.serving().unwrap_or(0),
-            self.workers.len(),
-            self.respawns,
-            self.status_line().trim_start_matches("STATUS="),
-        );
-        for (pid, worker) in &self.workers {
-            tracing::info!(
-                "state report: worker pid {} generation {} slot {} {:?} for {}s",
-                pid,
-                worker.generation,
-                worker.slot,
-                worker.state,
-                worker.started.elapsed().as_secs()
-            );
         }
     }
 

@@ -1,0 +1,48 @@
+//! What the master tells about itself: the `STATUS=` line for systemd and
+//! the `SIGUSR2` state report in the log.
+
+use super::{Master, WorkerState};
+use crate::service::Service;
+
+impl<S: Service> Master<S> {
+    pub(super) fn status_line(&self) -> String {
+        let Some(serving) = self.serving() else {
+            return "STATUS=no workers".into();
+        };
+        let wanted = self
+            .generation(serving)
+            .map_or(0, |g| g.slots.iter().filter(|s| !s.retired).count());
+        let ready = self
+            .workers
+            .values()
+            .filter(|w| w.generation == serving && w.state == WorkerState::Ready)
+            .count();
+        format!("STATUS=generation {serving}, {ready}/{wanted} workers ready")
+    }
+
+    pub(super) fn notify_status(&self) {
+        self.notifier.notify(&self.status_line());
+    }
+
+    pub(super) fn report(&self) {
+        tracing::info!(
+            "state report: phase {:?}, uptime {}s, serving generation {}, {} workers, {} respawns; {}",
+            self.phase,
+            self.started.elapsed().as_secs(),
+            self.serving().unwrap_or(0),
+            self.workers.len(),
+            self.respawns,
+            self.status_line().trim_start_matches("STATUS="),
+        );
+        for (pid, worker) in &self.workers {
+            tracing::info!(
+                "state report: worker pid {} generation {} slot {} {:?} for {}s",
+                pid,
+                worker.generation,
+                worker.slot,
+                worker.state,
+                worker.started.elapsed().as_secs()
+            );
+        }
+    }
+}
