@@ -2,7 +2,6 @@
 //! both services, the shipped logrotate file under load, and the README's
 //! quick start followed word for word.
 
-use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -105,26 +104,7 @@ fn the_shipped_logrotate_file_rotates_under_load_without_losing_or_doubling_a_li
         "failed requests: {:?}",
         report.failures
     );
-    let counts = eventually("an access line for every request", || {
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for line in all_rotated_lines(api.dir()) {
-            if let (Some(id), Some(_)) = (line.request_id(), line.access()) {
-                *counts.entry(id.to_owned()).or_default() += 1;
-            }
-        }
-        let missing = report
-            .ok
-            .iter()
-            .filter(|id| !counts.contains_key(*id))
-            .count();
-        ensure(missing == 0, || {
-            format!(
-                "{missing} of {} requests have no access line",
-                report.ok.len()
-            )
-        })
-        .map(|()| counts)
-    });
+    let counts = logs::access_line_counts(&report.ok, || all_rotated_lines(api.dir()));
     let doubled: Vec<_> = report.ok.iter().filter(|id| counts[*id] != 1).collect();
     assert!(
         doubled.is_empty(),

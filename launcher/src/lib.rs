@@ -9,6 +9,7 @@
 //! own tokio runtime after the fork and run a [`Service`].
 //!
 //! # Layout
+//! - [`civil`]: calendar arithmetic for the timestamps the services write.
 //! - [`cli`]: the command-line flags every binary accepts.
 //! - [`conf`]: option declarations, INI loading, typed validation, the sample.
 //! - [`log`]: oslo.log line format, reopenable log files, JSON output.
@@ -26,6 +27,7 @@ pub use master::{RunError, RunSettings, run};
 pub use service::{BoxError, ListenAddr, Listeners, Service, WorkerCtx};
 pub use shutdown::Shutdown;
 
+pub mod civil;
 pub mod cli;
 pub mod conf;
 mod control;

@@ -112,3 +112,25 @@ pub fn read_text(path: &Path) -> String {
 pub fn parse_all(text: &str) -> Vec<LogLine> {
     text.lines().filter_map(LogLine::parse).collect()
 }
+
+/// Waits until each request id in `ids` has an access line among the lines
+/// `read` returns (log writes of the last requests may still be landing),
+/// then says how many each has, so a test can check "exactly once".
+pub fn access_line_counts(
+    ids: &[String],
+    read: impl Fn() -> Vec<LogLine>,
+) -> std::collections::BTreeMap<String, usize> {
+    super::eventually::eventually("an access line for every request", || {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for line in read() {
+            if let (Some(id), Some(_)) = (line.request_id(), line.access()) {
+                *counts.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+        let missing = ids.iter().filter(|id| !counts.contains_key(*id)).count();
+        super::eventually::ensure(missing == 0, || {
+            format!("{missing} of {} request ids have no access line", ids.len())
+        })
+        .map(|()| counts)
+    })
+}

@@ -1,7 +1,7 @@
 //! SIGUSR1 after a rename: every process moves to the new log file and no
 //! line is lost or written twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::harness::cluster::{Api, ApiConfig};
@@ -61,26 +61,7 @@ fn sigusr1_after_renaming_moves_every_process_to_the_new_file_without_losing_a_l
             .flat_map(|f| logs::parse_all(&logs::read_text(f)))
             .collect()
     };
-    let counts = eventually("an access line for every successful request", || {
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for line in union() {
-            if let (Some(id), Some(_)) = (line.request_id(), line.access()) {
-                *counts.entry(id.to_owned()).or_default() += 1;
-            }
-        }
-        let missing = report
-            .ok
-            .iter()
-            .filter(|id| !counts.contains_key(*id))
-            .count();
-        ensure(missing == 0, || {
-            format!(
-                "{missing} of {} request ids have no access line",
-                report.ok.len()
-            )
-        })
-        .map(|()| counts)
-    });
+    let counts = logs::access_line_counts(&report.ok, union);
     let twice: Vec<_> = report.ok.iter().filter(|id| counts[*id] != 1).collect();
     assert!(
         twice.is_empty(),

@@ -207,7 +207,8 @@ impl LocalTime {
 fn utc(secs: i64) -> LocalTime {
     let days = secs.div_euclid(86_400);
     let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = crate::civil::civil_from_days(days);
+    let year = i32::try_from(year).unwrap_or(i32::MAX);
     LocalTime {
         year,
         month,
@@ -219,24 +220,6 @@ fn utc(secs: i64) -> LocalTime {
         millis: 0,
         utc_offset: 0,
     }
-}
-
-/// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count.
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        i32::try_from(year).unwrap_or(i32::MAX),
-        u8::try_from(month).unwrap_or(1),
-        u8::try_from(day).unwrap_or(1),
-    )
 }
 
 #[allow(unsafe_code)]
