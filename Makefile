@@ -15,6 +15,7 @@ run: build
 # Doc tests first: nextest runs everything else, each test in its own process,
 # and closes with the summary line.
 test:
+	scripts/test-deps
 	$(CARGO) test --workspace --doc --locked
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
 
