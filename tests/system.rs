@@ -335,3 +335,45 @@ fn tail(path: &Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[test]
+fn a_reload_whose_new_engines_never_become_ready_is_rolled_back() {
+    // The new generation points at a broker nobody runs: its workers keep
+    // trying to connect and never report ready.
+    let mut cluster = Cluster::start_with(Backend::Sqlite, |c| c.graceful_shutdown_timeout(2));
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let broken = cluster.engine().config().clone().set(
+        "DEFAULT",
+        "transport_url",
+        &format!("rabbit://guest:guest@127.0.0.1:{dead_port}//"),
+    );
+    let engine = cluster.engine_mut();
+    let before = engine.worker_pids();
+    engine.rewrite_config(&broken);
+    let mark = engine.notify().mark();
+
+    engine.hup();
+
+    engine
+        .notify()
+        .wait_for(mark, "READY=1 with a failed reload", |d| {
+            d.has("READY=1")
+                && d.get("STATUS")
+                    .is_some_and(|s| s.starts_with("reload failed"))
+        });
+    eventually("the rollback in the engine's log", || {
+        ensure(engine.log_text().contains("reload rolled back"), || {
+            "not yet".to_string()
+        })
+    });
+    eventually("only the old workers left", || {
+        let now = engine.worker_pids();
+        ensure(now == before, || format!("{now:?} != {before:?}"))
+    });
+    // The old generation still serves the API.
+    let created = cluster.create_movie(&json!({"name": "After", "url": "http://127.0.0.1:9/x"}));
+    assert_eq!(created.status, 202, "{}", created.text());
+}
