@@ -142,30 +142,21 @@ async fn rpc_loop(url: &str) -> (Report, Report) {
     let mut payload = Map::new();
     payload.insert("n".into(), Value::from(1));
 
-    let (c, p) = (client.clone(), payload.clone());
-    let sequential = timed("rpc call, sequential", 1, SEQUENTIAL, move |_| {
-        let (client, payload) = (c.clone(), p.clone());
+    let echo = move |_| {
+        let (client, payload) = (client.clone(), payload.clone());
         async move {
             client
                 .call(&Context::default(), "echo", payload)
                 .await
                 .expect("call")
         }
-    })
-    .await;
+    };
+    let sequential = timed("rpc call, sequential", 1, SEQUENTIAL, echo.clone()).await;
     let concurrent = timed(
         "rpc call, 32 concurrent",
         CONCURRENT,
         CONCURRENT_CALLS,
-        move |_| {
-            let (client, payload) = (client.clone(), payload.clone());
-            async move {
-                client
-                    .call(&Context::default(), "echo", payload)
-                    .await
-                    .expect("call")
-            }
-        },
+        echo,
     )
     .await;
     let _ = stop_tx.send(());

@@ -157,30 +157,24 @@ fn call_monitor_heartbeats_are_not_endings() {
 
 #[test]
 fn our_dispatch_errors_are_worded_as_pythons() {
-    let no_such = Reply::decode(
-        replies("reply_no_such_method.json")[0]["body_raw"]
+    let python_failure = |name: &str| {
+        let body = replies(name)[0]["body_raw"]
             .as_str()
             .expect("raw")
-            .as_bytes(),
-    )
-    .expect("decode")
-    .failure
-    .expect("failure");
+            .as_bytes()
+            .to_vec();
+        Reply::decode(&body)
+            .expect("decode")
+            .failure
+            .expect("failure")
+            .message
+    };
     assert_eq!(
         rpc::RemoteError::no_such_method("nosuch").message,
-        no_such.message
+        python_failure("reply_no_such_method.json")
     );
-    let unsupported = Reply::decode(
-        replies("reply_unsupported_version.json")[0]["body_raw"]
-            .as_str()
-            .expect("raw")
-            .as_bytes(),
-    )
-    .expect("decode")
-    .failure
-    .expect("failure");
     assert_eq!(
         rpc::RemoteError::unsupported_version("2.0", "ping").message,
-        unsupported.message
+        python_failure("reply_unsupported_version.json")
     );
 }
