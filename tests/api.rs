@@ -671,17 +671,7 @@ fn a_stopped_engine_makes_every_movie_call_a_503_within_rpc_response_timeout() {
         config.set("DEFAULT", "rpc_response_timeout", "3")
     });
     let id = uuid_v4();
-    let requests = [
-        Request::get("/v1/movies"),
-        json_request(
-            "POST",
-            "/v1/movies",
-            &json!({"name": "n", "url": "http://127.0.0.1:9/x"}),
-        ),
-        Request::get(&format!("/v1/movies/{id}")),
-        json_request("PUT", &format!("/v1/movies/{id}"), &json!({"rank": 1})),
-        Request::new("DELETE", &format!("/v1/movies/{id}")),
-    ];
+    let requests = every_movie_request(&id);
 
     // Act
     cluster.stop_engine();
@@ -735,18 +725,8 @@ fn an_unreachable_broker_makes_every_movie_call_a_503_at_once() {
             .set("DEFAULT", "rpc_response_timeout", "30"),
     );
     let id = uuid_v4();
-    let requests = [
-        Request::get("/v1/movies"),
-        json_request(
-            "POST",
-            "/v1/movies",
-            &json!({"name": "n", "url": "http://127.0.0.1:9/x"}),
-        ),
-        Request::get(&format!("/v1/movies/{id}")),
-        json_request("PUT", &format!("/v1/movies/{id}"), &json!({"rank": 1})),
-        Request::new("DELETE", &format!("/v1/movies/{id}")),
-        Request::get("/healthcheck"),
-    ];
+    let mut requests = every_movie_request(&id);
+    requests.push(Request::get("/healthcheck"));
 
     for request in requests {
         // Act
@@ -804,4 +784,19 @@ fn the_request_id_of_a_call_is_in_both_services_logs() {
         );
         assert!(lines.iter().all(|l| l.contains(&request_id)), "{lines:#?}");
     }
+}
+
+/// One request of each movie verb; each needs the engine to answer.
+fn every_movie_request(id: &str) -> Vec<Request> {
+    vec![
+        Request::get("/v1/movies"),
+        json_request(
+            "POST",
+            "/v1/movies",
+            &json!({"name": "n", "url": "http://127.0.0.1:9/x"}),
+        ),
+        Request::get(&format!("/v1/movies/{id}")),
+        json_request("PUT", &format!("/v1/movies/{id}"), &json!({"rank": 1})),
+        Request::new("DELETE", &format!("/v1/movies/{id}")),
+    ]
 }
