@@ -5,6 +5,8 @@
 // Shared test machinery: processes, clusters, notify socket, HTTP client, file server, waiting.
 mod harness;
 
+// No request fails as the services start or reload, on the full path; stuck generations say why.
+mod availability;
 // The REST surface of `pymsboot-api`: versions, health, errors, request ids, limits.
 mod api_basics;
 // The movie REST contract with a real engine: life cycle, listing, every error status.

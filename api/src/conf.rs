@@ -61,8 +61,24 @@ pub static CLIENT_SOCKET_TIMEOUT: Opt = Opt {
         max: None,
     },
     default: OptDefault::Value("900"),
-    help: "Seconds a client connection may stay idle between requests before it is closed. \
-           0 means no limit.",
+    help: "Seconds a client connection may stay idle between requests before it is closed, \
+           and the longest a client may pause while sending a request body (it is then \
+           answered 408 and disconnected). 0 means no limit.",
+    mutable: false,
+    secret: false,
+};
+
+/// `[api] client_header_timeout`: how long a client may take to send a request's headers.
+pub static CLIENT_HEADER_TIMEOUT: Opt = Opt {
+    section: "api",
+    name: "client_header_timeout",
+    kind: OptKind::Int {
+        min: Some(1),
+        max: None,
+    },
+    default: OptDefault::Value("30"),
+    help: "Seconds a client may take to send the headers of a request once it has begun; \
+           a slower one is disconnected.",
     mutable: false,
     secret: false,
 };
@@ -74,4 +90,5 @@ pub static OPTS: &[&Opt] = &[
     &API_WORKERS,
     &MAX_REQUEST_BODY_SIZE,
     &CLIENT_SOCKET_TIMEOUT,
+    &CLIENT_HEADER_TIMEOUT,
 ];

@@ -29,6 +29,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client stopped sending the body for `[api] client_socket_timeout`.
+    #[error("The request body did not arrive: nothing was received for {}s.", after.as_secs())]
+    BodyTimeout {
+        /// How long the client sent nothing.
+        after: std::time::Duration,
+    },
     /// The body could not be read (the client went away or sent bad framing).
     #[error("The request body could not be read: {0}")]
     BadBody(String),
@@ -41,6 +47,9 @@ pub enum ApiError {
     /// The engine cannot be reached (broker down, RPC timeout).
     #[error("The engine is unavailable; try again later.")]
     EngineUnavailable,
+    /// No engine consumes the topic: none has started, or all have stopped.
+    #[error("No engine is consuming requests; try again later.")]
+    NoEngine,
     /// Anything unexpected; the cause is logged, never sent.
     #[error("An unexpected error occurred.")]
     Internal(String),
@@ -56,6 +65,10 @@ impl From<engine::CallError> for ApiError {
                 ApiError::Internal("the engine failed".into())
             }
             engine::CallError::Engine(error) => ApiError::Engine(error),
+            engine::CallError::Rpc(error @ rpc::Error::NoServer { .. }) => {
+                tracing::warn!("engine unreachable: {error}");
+                ApiError::NoEngine
+            }
             engine::CallError::Rpc(error) if error.is_unavailable() => {
                 tracing::warn!("engine unreachable: {error}");
                 ApiError::EngineUnavailable
@@ -72,13 +85,14 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadBody(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Engine(engine::Error::MovieNotFound { .. }) => StatusCode::NOT_FOUND,
             ApiError::Engine(engine::Error::MovieExists { .. }) => StatusCode::CONFLICT,
             ApiError::Engine(engine::Error::Invalid(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Engine(engine::Error::StoreUnavailable) | ApiError::EngineUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Engine(engine::Error::StoreUnavailable)
+            | ApiError::EngineUnavailable
+            | ApiError::NoEngine => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Engine(engine::Error::Internal) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -28,9 +28,6 @@ use crate::middleware;
 /// `Connection: close`) rather than reset.
 const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 
-/// A client must send a request's headers within this time (no slowloris).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// After a failed `accept` (out of descriptors), wait before the next one
 /// instead of spinning.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
@@ -56,22 +53,35 @@ impl Service for ApiService {
         }]
     }
 
-    async fn run(&self, ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
+    async fn run(&self, mut ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
         let transport = Transport::start(Settings::from_config(&ctx.config)?);
         let topic = ctx
             .config
             .str(&engine::conf::TOPIC)
             .unwrap_or("pymsboot_engine");
         let engine = EngineClient::new(&transport, topic);
-        let state = Arc::new(AppState::from_config(&ctx.config, Some(engine)));
+        // Owned, not cloned: the drain must be able to close the worker's only copy.
         let listener = ctx
             .listeners
-            .first()
-            .ok_or("the master bound no listener")?
-            .try_clone()?;
+            .drain(..)
+            .next()
+            .ok_or("the master bound no listener")?;
         let listener = TcpListener::from_std(listener)?;
-        ctx.ready();
-        serve(listener, state, shutdown).await;
+        // Not ready, so not accepting, until a call can reach the engine:
+        // connections wait in the backlog (or go to the serving generation)
+        // instead of being answered 503.
+        let readiness = ctx.readiness();
+        let reporting = tokio::spawn(readiness.clone().follow(transport.problems()));
+        let prepared = tokio::select! {
+            () = engine.wait_ready() => true,
+            () = shutdown.requested() => false,
+        };
+        reporting.abort();
+        if prepared {
+            readiness.ready();
+            let state = Arc::new(AppState::from_config(&ctx.config, Some(engine)));
+            serve(listener, state, shutdown).await;
+        }
         transport.close().await;
         Ok(())
     }
@@ -86,8 +96,11 @@ pub struct AppState {
     pub probe: Probe,
     /// `[api] max_request_body_size`.
     pub max_body: usize,
-    /// `[api] client_socket_timeout`; `None` keeps idle connections forever.
+    /// `[api] client_socket_timeout`; `None` keeps idle connections forever
+    /// and waits forever for a stalled body.
     pub idle_timeout: Option<Duration>,
+    /// `[api] client_header_timeout`: the time to send a request's headers (no slowloris).
+    pub header_timeout: Duration,
 }
 
 impl AppState {
@@ -100,6 +113,12 @@ impl AppState {
             max_body: usize::try_from(config.int(&conf::MAX_REQUEST_BODY_SIZE))
                 .unwrap_or(usize::MAX),
             idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
+            header_timeout: Duration::from_secs(
+                config
+                    .int(&conf::CLIENT_HEADER_TIMEOUT)
+                    .unsigned_abs()
+                    .max(1),
+            ),
         }
     }
 }
@@ -124,14 +143,36 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Shutdo
             () = shutdown.requested() => break,
         }
     }
-    // Our copy of the socket goes; the master and the next generation keep theirs,
-    // so connections still queued are accepted there, not reset.
+    // What the kernel has already queued is taken and served (with
+    // `Connection: close`): at a stop, nobody else may be left to accept it,
+    // and closing the last copy of the socket would reset it.
+    let queued = take_queued(&listener);
+    for (stream, peer) in queued {
+        connections.spawn(connection(
+            stream,
+            peer,
+            Arc::clone(&state),
+            shutdown.clone(),
+        ));
+    }
     drop(listener);
     tracing::info!(
         connections = connections.len(),
         "stopped accepting; draining connections"
     );
     while connections.join_next().await.is_some() {}
+}
+
+/// The connections waiting in `listener`'s accept queue now, without waiting for more.
+fn take_queued(listener: &TcpListener) -> Vec<(tokio::net::TcpStream, SocketAddr)> {
+    let mut queued = Vec::new();
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    while let std::task::Poll::Ready(Ok((stream, peer))) = listener.poll_accept(&mut cx) {
+        let _ = stream.set_nodelay(true);
+        queued.push((stream, peer));
+    }
+    queued
 }
 
 /// When a connection last finished a request, and how many it has in flight.
@@ -186,7 +227,7 @@ async fn connection(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(state.header_timeout)
         .keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);

@@ -68,6 +68,13 @@ impl EngineClient {
         }
     }
 
+    /// Waits until calls to the engine can be made on this process's broker
+    /// connection (exchange declared, reply queue consumed), however long
+    /// that takes; [`Transport::problems`] says meanwhile why not.
+    pub async fn wait_ready(&self) {
+        self.client.wait_ready().await;
+    }
+
     /// `get_movie(uuid)` (call).
     ///
     /// # Errors

@@ -40,6 +40,8 @@ impl Service for EngineService {
         let config = &ctx.config;
         let settings = Settings::from_config(config)?;
         let transport = Transport::start(settings);
+        let readiness = ctx.readiness();
+        let reporting = tokio::spawn(readiness.clone().follow(transport.problems()));
         let store = Store::from_config(config).await?;
         if config.bool(&conf::AUTO_MIGRATE) {
             store.migrate().await?;
@@ -60,7 +62,11 @@ impl Service for EngineService {
             downloads.claim_timeout,
             shutdown.clone(),
         ));
-        server.serve(|| ctx.ready(), shutdown.requested()).await?;
+        let on_ready = move || {
+            reporting.abort();
+            readiness.ready();
+        };
+        server.serve(on_ready, shutdown.requested()).await?;
         let _ = downloading.await;
         let _ = housekeeping.await;
         transport.close().await;

@@ -1,7 +1,8 @@
 //! The control socket between the master and one worker.
 //!
-//! A `SOCK_SEQPACKET` pair per worker: the worker reports `READY` on it, the
-//! master asks it to `DRAIN` on it, and its end reading EOF is how a worker
+//! A `SOCK_SEQPACKET` pair per worker: the worker reports `READY` on it (and,
+//! while it cannot get ready, `WAITING <why>`), the master asks it to `DRAIN`
+//! on it, and its end reading EOF is how a worker
 //! learns the master is gone, even after a `SIGKILL` that left no chance to
 //! signal anyone.
 //!
@@ -15,6 +16,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 
 const READY: &[u8] = b"READY";
+const WAITING: &[u8] = b"WAITING ";
+/// A reason longer than this is cut: one datagram, read into a fixed buffer.
+const MAX_REASON: usize = 900;
 const DRAIN: &[u8] = b"DRAIN";
 
 /// The master's end of a worker's control socket.
@@ -30,6 +34,8 @@ pub struct ControlChannel(OwnedFd);
 pub enum Message {
     /// The worker can serve.
     Ready,
+    /// The worker cannot serve yet, and says why.
+    Waiting(String),
     /// The worker closed its end: it is exiting.
     Closed,
     /// Something this master does not understand; ignored.
@@ -53,10 +59,13 @@ pub fn pair() -> io::Result<(MasterEnd, ControlChannel)> {
 impl MasterEnd {
     /// Reads one message without blocking the master (call when poll said readable).
     pub fn read(&self) -> Message {
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 1024];
         match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
             Ok(0) => Message::Closed,
             Ok(n) if &buf[..n] == READY => Message::Ready,
+            Ok(n) if buf[..n].starts_with(WAITING) => {
+                Message::Waiting(String::from_utf8_lossy(&buf[WAITING.len()..n]).into_owned())
+            }
             Ok(_) => Message::Unknown,
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => Message::Unknown,
             Err(_) => Message::Closed,
@@ -89,6 +98,17 @@ impl ControlChannel {
     /// Tells the master this worker is ready.
     pub fn send_ready(&self) -> io::Result<()> {
         send(self.0.as_raw_fd(), READY, MsgFlags::MSG_NOSIGNAL)?;
+        Ok(())
+    }
+
+    /// Tells the master why this worker is not ready yet.
+    pub fn send_waiting(&self, why: &str) -> io::Result<()> {
+        let mut cut = why.len().min(MAX_REASON);
+        while !why.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let message = [WAITING, &why.as_bytes()[..cut]].concat();
+        send(self.0.as_raw_fd(), &message, MsgFlags::MSG_NOSIGNAL)?;
         Ok(())
     }
 
@@ -128,6 +148,20 @@ mod tests {
         assert_eq!(master.read(), Message::Ready);
         drop(worker);
         assert_eq!(master.read(), Message::Closed);
+    }
+
+    #[test]
+    fn a_waiting_reason_reaches_the_master_cut_to_one_datagram() {
+        let (master, worker) = pair().expect("socketpair");
+        worker.send_waiting("broker down").expect("send");
+        assert_eq!(master.read(), Message::Waiting("broker down".into()));
+        worker
+            .send_waiting(&"é".repeat(1000))
+            .expect("send a long reason");
+        let Message::Waiting(reason) = master.read() else {
+            panic!("not a waiting message");
+        };
+        assert!(reason.len() <= MAX_REASON && reason.chars().all(|c| c == 'é'));
     }
 
     #[test]

@@ -24,7 +24,7 @@
 pub use conf::{Config, ConfigProblem, Opt, OptKind};
 pub use listener::bind_tcp;
 pub use master::{RunError, RunSettings, run};
-pub use service::{BoxError, ListenAddr, Listeners, Service, WorkerCtx};
+pub use service::{BoxError, ListenAddr, Listeners, Readiness, Service, WorkerCtx};
 pub use shutdown::Shutdown;
 
 pub mod civil;

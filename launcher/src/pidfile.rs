@@ -1,12 +1,15 @@
-//! The pid file: written atomically after the sockets are bound, locked while
-//! the master lives, removed on exit.
+//! The pid file: taken before the sockets are bound, locked while the master
+//! lives, removed on exit.
 //!
-//! The lock is an `fcntl` record lock: unlike `flock`, it is not shared with
-//! forked children, so it dies with the master even when workers linger.
+//! The lock is an `fcntl` record lock on the pid file itself: unlike `flock`,
+//! it is not shared with forked children, so it dies with the master even
+//! when workers linger. Locking, then writing in place, is what makes two
+//! masters started at the same instant exclusive: a file written aside and
+//! renamed into place would carry a lock of its own, and both would run.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why the pid file could not be taken.
@@ -36,8 +39,8 @@ pub enum PidFileError {
 pub struct PidFile {
     path: PathBuf,
     pid: u32,
-    // Holds the lock: closing any descriptor of the file would release it.
-    _lock: File,
+    /// Holds the lock: closing any descriptor of the file would release it.
+    file: File,
 }
 
 impl PidFile {
@@ -51,64 +54,78 @@ impl PidFile {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(pid) = holder(path).map_err(io_error)? {
-            return Err(PidFileError::AlreadyRunning {
+        let pid = std::process::id();
+        loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o644)
+                .open(path)
+                .map_err(io_error)?;
+            if let Err(error) = lock(&file) {
+                if !matches!(error.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) {
+                    return Err(io_error(error));
+                }
+                return Err(PidFileError::AlreadyRunning {
+                    path: path.to_path_buf(),
+                    pid: holder(&mut file).map_err(io_error)?,
+                });
+            }
+            // A master that was exiting may have removed the file between our
+            // open and our lock; then the lock is on a file nobody else sees.
+            if !is_at(&file, path).map_err(io_error)? {
+                continue;
+            }
+            let written = file
+                .set_len(0)
+                .and_then(|()| file.write_all(format!("{pid}\n").as_bytes()))
+                .and_then(|()| file.sync_all());
+            if let Err(source) = written {
+                let _ = fs::remove_file(path);
+                return Err(io_error(source));
+            }
+            return Ok(PidFile {
                 path: path.to_path_buf(),
                 pid,
+                file,
             });
         }
-        let pid = std::process::id();
-        let temp = path.with_extension(format!("tmp.{pid}"));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&temp)
-            .map_err(io_error)?;
-        let written = lock(&file)
-            .and_then(|()| file.write_all(format!("{pid}\n").as_bytes()))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&temp, path));
-        if let Err(source) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(io_error(source));
-        }
-        Ok(PidFile {
-            path: path.to_path_buf(),
-            pid,
-            _lock: file,
-        })
     }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        // Only our own: a successor may already have replaced a file we lost.
-        let ours = fs::read_to_string(&self.path)
-            .map(|text| text.trim() == self.pid.to_string())
-            .unwrap_or(false);
-        if ours && std::process::id() == self.pid {
+        // Only our own, and removed while still locked: opening the file
+        // again to check would release the lock (fcntl locks go with any
+        // descriptor of the file), letting a new master take a file we then remove.
+        let ours = std::process::id() == self.pid && is_at(&self.file, &self.path).unwrap_or(false);
+        if ours {
             let _ = fs::remove_file(&self.path);
         }
     }
 }
 
-/// The pid of the live process holding `path`'s lock, if any.
-fn holder(path: &Path) -> io::Result<Option<i32>> {
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
+/// The pid of the live process holding `file`'s lock: the one the file
+/// names, or the lock's owner while the file is still being written.
+fn holder(file: &mut File) -> io::Result<i32> {
     let mut probe = write_lock();
-    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_GETLK(&mut probe)).map_err(io::Error::from)?;
-    if probe.l_type == libc::F_UNLCK as i16 {
-        return Ok(None);
-    }
+    nix::fcntl::fcntl(&*file, nix::fcntl::FcntlArg::F_GETLK(&mut probe))
+        .map_err(io::Error::from)?;
     let mut text = String::new();
     file.read_to_string(&mut text)?;
-    Ok(Some(text.trim().parse().unwrap_or(probe.l_pid)))
+    Ok(text.trim().parse().unwrap_or(probe.l_pid))
+}
+
+/// Whether `path` still names the open `file`.
+fn is_at(file: &File, path: &Path) -> io::Result<bool> {
+    let open = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 fn lock(file: &File) -> io::Result<()> {
@@ -155,8 +172,8 @@ mod tests {
         fs::write(&path, "999999\n").expect("write");
         let _pid_file = PidFile::create(&path).expect("create over a stale file");
         assert_eq!(
-            fs::read_to_string(&path).expect("read").trim(),
-            std::process::id().to_string()
+            fs::read_to_string(&path).expect("read"),
+            format!("{}\n", std::process::id())
         );
     }
 }

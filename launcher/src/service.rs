@@ -59,15 +59,60 @@ pub struct WorkerCtx {
     pub listeners: Listeners,
     /// The process's logger, for services that need to reopen or inspect it.
     pub log: LogHandle,
-    pub(crate) control: ControlChannel,
+    pub(crate) control: Arc<ControlChannel>,
 }
 
 impl WorkerCtx {
     /// Tells the master this worker can serve. A reload switches generations
     /// only once every new worker has said so.
     pub fn ready(&self) {
+        self.readiness().ready();
+    }
+
+    /// A handle that reports this worker's readiness, or why it is not ready,
+    /// from any task.
+    pub fn readiness(&self) -> Readiness {
+        Readiness {
+            control: Arc::clone(&self.control),
+        }
+    }
+}
+
+/// Reports a worker's readiness to its master: [`Readiness::ready`] once it
+/// can serve, [`Readiness::waiting`] with the reason while it cannot. The
+/// master shows the reason in its status, its state report, and the log line
+/// of a reload it rolls back.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    control: Arc<ControlChannel>,
+}
+
+impl Readiness {
+    /// This worker can serve.
+    pub fn ready(&self) {
         if let Err(error) = self.control.send_ready() {
             tracing::warn!(%error, "could not report readiness to the master");
+        }
+    }
+
+    /// This worker cannot serve yet, because of `why`.
+    pub fn waiting(&self, why: &str) {
+        if let Err(error) = self.control.send_waiting(why) {
+            tracing::warn!(%error, "could not report to the master why this worker is not ready");
+        }
+    }
+
+    /// Reports every reason `problems` publishes (`None` = no problem) until
+    /// the task running this is dropped or the sender goes.
+    pub async fn follow(self, mut problems: tokio::sync::watch::Receiver<Option<String>>) {
+        loop {
+            let problem = problems.borrow_and_update().clone();
+            if let Some(problem) = problem {
+                self.waiting(&problem);
+            }
+            if problems.changed().await.is_err() {
+                return;
+            }
         }
     }
 }

@@ -81,7 +81,7 @@ fn run<S: Service>(service: &S, setup: ChildSetup<'_>) -> i32 {
         config: setup.config,
         listeners,
         log: setup.log,
-        control: setup.channel,
+        control: Arc::new(setup.channel),
     };
     runtime.block_on(serve(service, ctx))
 }

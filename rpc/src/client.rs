@@ -8,12 +8,66 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::connection::{Exchange, Transport};
+use crate::connection::{Exchange, Link, Sent, Transport};
 use crate::context::Context;
-use crate::envelope::{CallInfo, Request, new_id};
+use crate::envelope::{CallInfo, Reply, Request, new_id};
 use crate::error::Error;
 use crate::replies::Replies;
 use crate::target::Target;
+
+/// How long a call waits for the path to its server to exist (a broker
+/// connection, a queue bound to its topic) before it fails: long enough to
+/// ride over a broker failover or a server that is still starting, short
+/// enough that a caller learns in seconds that nothing will answer.
+pub const ROUTE_WAIT: Duration = Duration::from_secs(5);
+/// The first pause before publishing again a call no queue took; it doubles.
+const UNROUTED_FIRST_PAUSE: Duration = Duration::from_millis(25);
+/// The longest pause between two publishes of a call no queue took.
+const UNROUTED_MAX_PAUSE: Duration = Duration::from_millis(400);
+/// The pause between two tries of [`RpcClient::warm_up`] the broker refused.
+const WARM_UP_RETRY: Duration = Duration::from_secs(1);
+
+/// What became of one publish of a call.
+enum Answer {
+    /// The server's ending reply: its result or its failure.
+    Reply(Result<Value, Error>),
+    /// The broker returned the message: no queue is bound to its routing key.
+    Unrouted,
+}
+
+/// Waits for the broker's confirm and the reply together: the confirm is not
+/// on the reply's path, but a refused or returned message ends the wait.
+async fn await_reply(
+    sent: Sent,
+    replies: &mut mpsc::UnboundedReceiver<Reply>,
+    links: &mut tokio::sync::watch::Receiver<Option<Link>>,
+    generation: u64,
+) -> Result<Answer, Error> {
+    let confirmed = sent.confirmed();
+    tokio::pin!(confirmed);
+    let mut confirm_pending = true;
+    loop {
+        tokio::select! {
+            reply = replies.recv() => match reply {
+                Some(reply) if reply.ending => {
+                    let outcome = reply.failure.map_or(Ok(reply.result), |failure| Err(Error::Remote(Box::new(failure))));
+                    return Ok(Answer::Reply(outcome));
+                }
+                Some(_heartbeat) => continue,
+                None => return Err(Error::ConnectionLost),
+            },
+            confirm = &mut confirmed, if confirm_pending => {
+                if !confirm? {
+                    return Ok(Answer::Unrouted);
+                }
+                confirm_pending = false;
+            }
+            _ = links.wait_for(|now| now.as_ref().map(|l| l.generation) != Some(generation)) => {
+                return Err(Error::ConnectionLost);
+            }
+        }
+    }
+}
 
 /// Calls and casts to one target over a transport.
 #[derive(Clone)]
@@ -58,8 +112,14 @@ impl RpcClient {
 
     /// Calls `method` and waits for its result.
     ///
+    /// A call made while the broker connection is down waits for it, and a
+    /// call no queue takes (no server has declared its topic yet: the broker
+    /// returns the mandatory message) is published again, both for at most
+    /// a few seconds ([`ROUTE_WAIT`]) within the call's timeout.
+    ///
     /// # Errors
-    /// [`Error::Unavailable`] at once when no broker is connected;
+    /// [`Error::Unavailable`] when no broker is connected within that wait;
+    /// [`Error::NoServer`] when no queue takes the call within it;
     /// [`Error::Timeout`] when no reply comes in time; [`Error::ConnectionLost`]
     /// when the connection drops meanwhile; [`Error::Remote`] when the method raised.
     pub async fn call(
@@ -71,42 +131,50 @@ impl RpcClient {
         if self.target.fanout {
             return Err(Error::FanoutCall);
         }
-        let link = self.transport.current().ok_or(Error::Unavailable)?;
         let deadline = Instant::now() + self.timeout;
+        let route_deadline = deadline.min(Instant::now() + ROUTE_WAIT);
+        let link = self
+            .wait_connected(route_deadline)
+            .await
+            .ok_or(Error::Unavailable)?;
         let msg_id = new_id();
         let exchange = self.exchange_name();
         let routing_key = self.target.routing_key();
         let waited = tokio::time::timeout_at(deadline, async {
-            self.replies.ensure_consuming(&link, self.transport.settings()).await?;
+            self.replies
+                .ensure_consuming(&link, self.transport.settings())
+                .await?;
             let (sender, mut replies) = mpsc::unbounded_channel();
             let _registration = self.replies.register(&msg_id, sender);
-            let call = CallInfo { msg_id: msg_id.clone(), reply_queue: self.replies.queue().to_string(), monitor_timeout: None };
+            let call = CallInfo {
+                msg_id: msg_id.clone(),
+                reply_queue: self.replies.queue().to_string(),
+                monitor_timeout: None,
+            };
             let body = self.request(context, method, args, Some(call)).encode();
             let mut links = self.transport.subscribe();
-            let sent = self
-                .transport
-                .send(Exchange::Topic(&exchange), &routing_key, &body, false, Some(self.timeout))
-                .await?;
-            // The confirm and the reply are awaited together: the confirm is
-            // not on the reply's path, and a refused request fails the call.
-            let confirmed = sent.confirmed();
-            tokio::pin!(confirmed);
-            let mut confirm_pending = true;
+            let mut pause = UNROUTED_FIRST_PAUSE;
             loop {
-                tokio::select! {
-                    reply = replies.recv() => match reply {
-                        Some(reply) if reply.ending => {
-                            return reply.failure.map_or(Ok(reply.result), |failure| Err(Error::Remote(Box::new(failure))));
-                        }
-                        Some(_heartbeat) => continue,
-                        None => return Err(Error::ConnectionLost),
-                    },
-                    confirm = &mut confirmed, if confirm_pending => {
-                        confirm?;
-                        confirm_pending = false;
+                let sent = self
+                    .transport
+                    .send(
+                        Exchange::Topic(&exchange),
+                        &routing_key,
+                        &body,
+                        true,
+                        Some(self.timeout),
+                    )
+                    .await?;
+                match await_reply(sent, &mut replies, &mut links, link.generation).await? {
+                    Answer::Reply(outcome) => return outcome,
+                    Answer::Unrouted if Instant::now() + pause < route_deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(UNROUTED_MAX_PAUSE);
                     }
-                    _ = links.wait_for(|now| now.as_ref().map(|l| l.generation) != Some(link.generation)) => {
-                        return Err(Error::ConnectionLost);
+                    Answer::Unrouted => {
+                        return Err(Error::NoServer {
+                            topic: routing_key.clone(),
+                        });
                     }
                 }
             }
@@ -116,6 +184,61 @@ impl RpcClient {
             msg_id,
             after: self.timeout,
         }))
+    }
+
+    /// Makes ready what a call needs on the current connection: the
+    /// exchange declared and this process's reply queue consumed. A worker
+    /// that has done this can take requests without its first calls failing.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when no broker is connected; [`Error::Amqp`]
+    /// when the broker refuses a declaration (e.g. an exchange that exists
+    /// with other arguments).
+    pub async fn warm_up(&self) -> Result<(), Error> {
+        let link = self.transport.current().ok_or(Error::Unavailable)?;
+        self.replies
+            .ensure_consuming(&link, self.transport.settings())
+            .await?;
+        self.transport
+            .declare(&link, Exchange::Topic(&self.exchange_name()))
+            .await
+    }
+
+    /// Waits, however long it takes, until [`RpcClient::warm_up`] succeeds:
+    /// for a connection, then tries again every second while the broker
+    /// refuses. Meanwhile [`Transport::problems`] says why it is not done.
+    pub async fn wait_ready(&self) {
+        loop {
+            let mut links = self.transport.subscribe();
+            if links.wait_for(Option::is_some).await.is_err() {
+                return;
+            }
+            match self.warm_up().await {
+                Ok(()) => {
+                    self.transport.report_problem(None);
+                    return;
+                }
+                Err(error) => {
+                    let problem = format!(
+                        "cannot prepare calls to topic {}: {error}",
+                        self.target.topic
+                    );
+                    tracing::warn!("{problem}; retrying");
+                    self.transport.report_problem(Some(problem));
+                    tokio::time::sleep(WARM_UP_RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// The connection, once up, if that happens before `until`.
+    async fn wait_connected(&self, until: Instant) -> Option<Link> {
+        let mut links = self.transport.subscribe();
+        let link = tokio::time::timeout_at(until, links.wait_for(Option::is_some)).await;
+        match link {
+            Ok(Ok(link)) => link.clone(),
+            _ => None,
+        }
     }
 
     /// Sends `method` without waiting for it to run (to every server of the
@@ -131,6 +254,10 @@ impl RpcClient {
         args: Map<String, Value>,
     ) -> Result<(), Error> {
         let body = self.request(context, method, args, None).encode();
+        let route_deadline = Instant::now() + self.timeout.min(ROUTE_WAIT);
+        if self.wait_connected(route_deadline).await.is_none() {
+            return Err(Error::Unavailable);
+        }
         let sent = tokio::time::timeout(self.timeout, async {
             if self.target.fanout {
                 let exchange = self.target.fanout_exchange();

@@ -44,6 +44,8 @@ struct Inner {
     settings: Settings,
     replies: Arc<Replies>,
     link: watch::Sender<Option<Link>>,
+    /// Why this process cannot do its messaging now (`None`: nothing wrong).
+    problem: watch::Sender<Option<String>>,
     publisher: tokio::sync::Mutex<Option<Publisher>>,
     closed: watch::Sender<bool>,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -86,11 +88,13 @@ impl Transport {
     pub fn start(settings: Settings) -> Transport {
         let (link, _) = watch::channel(None);
         let (closed, _) = watch::channel(false);
+        let (problem, _) = watch::channel(None);
         let transport = Transport {
             inner: Arc::new(Inner {
                 settings,
                 replies: Arc::new(Replies::new()),
                 link,
+                problem,
                 publisher: tokio::sync::Mutex::new(None),
                 closed,
                 supervisor: Mutex::new(None),
@@ -123,6 +127,24 @@ impl Transport {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// Why messaging does not work now: the last failure to connect, or to
+    /// declare or consume what a client or server needs; `None` once it works.
+    /// A worker shows it to its master while it cannot get ready.
+    pub fn problems(&self) -> watch::Receiver<Option<String>> {
+        self.inner.problem.subscribe()
+    }
+
+    /// Records why messaging does not work now, or that it does (`None`).
+    pub(crate) fn report_problem(&self, problem: Option<String>) {
+        report(&self.inner.problem, problem);
+    }
+
+    /// The name of this process's reply queue (`reply_<hex>`); it exists on
+    /// the broker from the first call until [`Transport::close`].
+    pub fn reply_queue(&self) -> &str {
+        self.inner.replies.queue()
+    }
+
     /// The process's reply queue, shared by every client of this transport.
     pub(crate) fn replies(&self) -> Arc<Replies> {
         Arc::clone(&self.inner.replies)
@@ -136,8 +158,10 @@ impl Transport {
         self.inner.link.subscribe()
     }
 
-    /// Closes the connection and stops reconnecting.
+    /// Deletes this process's reply queue (nobody will read it again), then
+    /// closes the connection and stops reconnecting.
     pub async fn close(&self) {
+        self.inner.replies.delete().await;
         self.inner.closed.send_replace(true);
         let task = self.inner.supervisor.lock().expect("never poisoned").take();
         if let Some(task) = task {
@@ -196,6 +220,12 @@ impl Transport {
             .basic_publish(name.into(), routing_key.into(), options, body, properties)
             .await?;
         Ok(Sent(confirm))
+    }
+
+    /// Declares `exchange` on `link`'s publishing channel (once per
+    /// connection), as the first publish to it would.
+    pub(crate) async fn declare(&self, link: &Link, exchange: Exchange<'_>) -> Result<(), Error> {
+        self.publisher_channel(link, &exchange).await.map(drop)
     }
 
     async fn publisher_channel(
@@ -294,11 +324,13 @@ async fn supervise(inner: std::sync::Weak<Inner>) {
         };
         let settings = strong.settings.clone();
         let mut closed = strong.closed.subscribe();
+        let problem = strong.problem.clone();
         drop(strong);
         let connected = tokio::select! {
-            connected = connect_with_backoff(&settings, &mut next_host) => connected,
+            connected = connect_with_backoff(&settings, &mut next_host, &problem) => connected,
             _ = closed.wait_for(|c| *c) => return,
         };
+        report(&problem, None);
         let (connection, host) = connected;
         generation += 1;
         let mut events = connection.events_listener();
@@ -343,6 +375,7 @@ async fn supervise(inner: std::sync::Weak<Inner>) {
 async fn connect_with_backoff(
     settings: &Settings,
     next_host: &mut usize,
+    problem: &watch::Sender<Option<String>>,
 ) -> (Connection, BrokerHost) {
     let hosts = &settings.url.hosts;
     let mut round = 0u32;
@@ -353,6 +386,12 @@ async fn connect_with_backoff(
                 Ok(connection) => return (connection, host.clone()),
                 Err(error) => {
                     tracing::warn!(broker = %host, "cannot connect to the message broker: {error}");
+                    report(
+                        problem,
+                        Some(format!(
+                            "cannot connect to the message broker {host}: {error}"
+                        )),
+                    );
                     *next_host = (*next_host + 1) % hosts.len();
                 }
             }
@@ -385,6 +424,14 @@ async fn connect(settings: &Settings, host: &BrokerHost) -> Result<Connection, S
         Ok(Err(error)) => Err(launcher::conf::redact_url(&error.to_string())),
         Err(_) => Err(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())),
     }
+}
+
+fn report(problem: &watch::Sender<Option<String>>, now: Option<String>) {
+    problem.send_if_modified(|was| {
+        let changed = *was != now;
+        *was = now;
+        changed
+    });
 }
 
 fn program_name() -> String {

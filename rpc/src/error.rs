@@ -11,6 +11,13 @@ pub enum Error {
     /// No connection to any broker right now; nothing was sent.
     #[error("the message broker is unreachable")]
     Unavailable,
+    /// No queue took the call: no server consumes its topic (none has
+    /// started, or all are gone and their queues with them).
+    #[error("no server is consuming topic {topic}")]
+    NoServer {
+        /// The call's routing key.
+        topic: String,
+    },
     /// The connection dropped while the call waited for its reply.
     #[error("the connection to the message broker was lost while waiting for a reply")]
     ConnectionLost,
@@ -46,6 +53,7 @@ impl Error {
         matches!(
             self,
             Error::Unavailable
+                | Error::NoServer { .. }
                 | Error::ConnectionLost
                 | Error::Timeout { .. }
                 | Error::Amqp(_)

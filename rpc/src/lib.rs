@@ -17,7 +17,7 @@
 //! - `failure`: [`RemoteError`] ↔ oslo failure payloads.
 //! - `error`: [`Error`].
 
-pub use client::RpcClient;
+pub use client::{ROUTE_WAIT, RpcClient};
 pub use connection::Transport;
 pub use context::Context;
 pub use dispatch::{Dispatcher, Endpoint, MethodFuture, version_is_compatible};

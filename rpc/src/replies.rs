@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_lite::StreamExt;
-use lapin::options::BasicConsumeOptions;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use tokio::sync::mpsc;
 
@@ -14,6 +14,11 @@ use crate::envelope::{Reply, new_id};
 use crate::error::Error;
 use crate::settings::Settings;
 
+/// How long a stopping process waits for its reply queue to be deleted.
+const DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+const REPLY_CONSUMER_TAG: &str = "reply";
+
 type Waiters = Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>;
 
 /// The reply queue of a process.
@@ -21,6 +26,8 @@ pub(crate) struct Replies {
     queue: String,
     waiters: Arc<Waiters>,
     consuming_generation: tokio::sync::Mutex<u64>,
+    /// The channel the queue is consumed on, for deleting it at the end.
+    channel: Mutex<Option<lapin::Channel>>,
 }
 
 /// Unregisters a waiting call when it ends, however it ends.
@@ -44,6 +51,7 @@ impl Replies {
             queue: format!("reply_{}", new_id()),
             waiters: Arc::new(Mutex::new(HashMap::new())),
             consuming_generation: tokio::sync::Mutex::new(0),
+            channel: Mutex::new(None),
         }
     }
 
@@ -88,11 +96,13 @@ impl Replies {
         let mut consumer = channel
             .basic_consume(
                 self.queue.as_str().into(),
-                "reply".into(),
+                REPLY_CONSUMER_TAG.into(),
                 options,
                 FieldTable::default(),
             )
             .await?;
+        *self.channel.lock().expect("never poisoned") = Some(channel.clone());
+        tracing::info!(queue = %self.queue, "consuming replies");
         let waiters = Arc::clone(&self.waiters);
         tokio::spawn(async move {
             // Keeps the channel open as long as the consumer runs.
@@ -103,6 +113,43 @@ impl Replies {
         });
         *generation = link.generation;
         Ok(())
+    }
+}
+
+impl Replies {
+    /// Deletes the reply queue if this process ever declared it, so a worker
+    /// that exits leaves nothing on the broker (the queue's expiry would
+    /// only reap it after `rabbit_transient_queues_ttl`).
+    ///
+    /// On the consuming channel, consumer first: deleting a queue consumed
+    /// elsewhere would make the broker cancel that consumer on a channel
+    /// that may be closing.
+    pub(crate) async fn delete(&self) {
+        let Some(channel) = self.channel.lock().expect("never poisoned").take() else {
+            return;
+        };
+        if !channel.status().connected() {
+            return;
+        }
+        let deleted = tokio::time::timeout(DELETE_TIMEOUT, async {
+            channel
+                .basic_cancel(REPLY_CONSUMER_TAG.into(), BasicCancelOptions::default())
+                .await?;
+            channel
+                .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
+                .await?;
+            channel.close(200, "reply queue deleted".into()).await
+        })
+        .await;
+        match deleted {
+            Ok(Ok(())) => tracing::debug!(queue = %self.queue, "reply queue deleted"),
+            Ok(Err(error)) => {
+                tracing::warn!(queue = %self.queue, "could not delete the reply queue: {error}")
+            }
+            Err(_) => {
+                tracing::warn!(queue = %self.queue, "the broker did not delete the reply queue in time")
+            }
+        }
     }
 }
 

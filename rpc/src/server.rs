@@ -94,9 +94,16 @@ impl RpcServer {
                 () = &mut shutdown => break 'connections,
             };
             let current = match self.attach(&link).await {
-                Ok(current) => current,
+                Ok(current) => {
+                    self.transport.report_problem(None);
+                    current
+                }
                 Err(error) => {
                     tracing::warn!(topic = %self.target.topic, "cannot consume: {error}; retrying");
+                    self.transport.report_problem(Some(format!(
+                        "cannot consume topic {}: {error}",
+                        self.target.topic
+                    )));
                     tokio::select! {
                         () = tokio::time::sleep(ATTACH_RETRY) => continue 'connections,
                         () = &mut shutdown => break 'connections,

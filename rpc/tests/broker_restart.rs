@@ -1,6 +1,7 @@
 //! A broker restart in the middle of a stream of calls, on a private RabbitMQ
-//! node: calls fail fast while it is down and succeed again within seconds
-//! after, with the same transport, server and client (no process restart).
+//! node: calls wait a few seconds for it while it is down, then fail; they
+//! succeed again within seconds after it returns, with the same transport,
+//! server and client (no process restart).
 
 mod common;
 
@@ -12,7 +13,7 @@ use rpc::{Context, Target};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_fail_fast_while_the_broker_is_down_and_recover_after_it_returns() {
+async fn calls_fail_after_a_short_wait_while_the_broker_is_down_and_recover_after_it_returns() {
     let broker = tokio::task::spawn_blocking(PrivateBroker::start)
         .await
         .expect("task")
@@ -31,7 +32,8 @@ async fn calls_fail_fast_while_the_broker_is_down_and_recover_after_it_returns()
         .await
         .expect("task")
         .expect("stop_app");
-    // The client notices the lost connection; from then on calls fail at once.
+    // The client notices the lost connection; from then on a call waits for
+    // a connection for `ROUTE_WAIT`, not for its whole timeout, then fails.
     let deadline = Instant::now() + PATIENCE;
     while client_transport.is_connected() {
         assert!(
@@ -40,15 +42,15 @@ async fn calls_fail_fast_while_the_broker_is_down_and_recover_after_it_returns()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for _ in 0..5 {
+    for _ in 0..2 {
         let started = Instant::now();
         let outcome = ping().await;
         assert!(
-            outcome.as_ref().is_err_and(rpc::Error::is_unavailable),
+            matches!(outcome, Err(rpc::Error::Unavailable)),
             "{outcome:?}"
         );
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < rpc::ROUTE_WAIT + Duration::from_secs(2),
             "a call while down took {:?}",
             started.elapsed()
         );

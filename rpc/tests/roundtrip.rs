@@ -96,9 +96,15 @@ async fn a_server_targeted_call_reaches_that_server_only() {
 
 #[tokio::test]
 async fn a_call_nobody_answers_times_out() {
+    // Arrange: the topic's queue exists (a server declared it), but nobody consumes it.
     let (exchange, topic) = unique("timeout");
     let transport = connected(BROKER, &exchange).await;
+    RunningServer::start(&transport, Target::new(&topic), "gone")
+        .await
+        .stop()
+        .await;
 
+    // Act
     let outcome = client(&transport, &topic)
         .with_timeout(Duration::from_millis(500))
         .call(&Context::default(), "ping", args(json!({})))
@@ -194,7 +200,60 @@ async fn a_hundred_concurrent_calls_all_get_their_own_answer() {
 }
 
 #[tokio::test]
-async fn without_a_broker_a_call_fails_at_once_instead_of_hanging() {
+async fn a_call_no_queue_takes_fails_with_no_server_after_the_route_wait_not_the_timeout() {
+    // Arrange: no server ever declared the topic; the timeout is far longer
+    // than the route wait.
+    let (exchange, topic) = unique("noqueue");
+    let transport = connected(BROKER, &exchange).await;
+
+    // Act
+    let started = std::time::Instant::now();
+    let outcome = client(&transport, &topic)
+        .with_timeout(Duration::from_secs(60))
+        .call(&Context::default(), "ping", args(json!({})))
+        .await;
+
+    // Assert
+    let took = started.elapsed();
+    assert!(
+        matches!(&outcome, Err(Error::NoServer { topic: t }) if *t == topic),
+        "{outcome:?}"
+    );
+    assert!(outcome.expect_err("no server").is_unavailable());
+    assert!(
+        took >= rpc::ROUTE_WAIT - Duration::from_millis(500)
+            && took < rpc::ROUTE_WAIT + Duration::from_secs(2),
+        "took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_call_made_before_its_server_consumes_is_answered_once_it_does() {
+    // Arrange: the call goes out while no queue exists for its topic.
+    let (exchange, topic) = unique("early");
+    let transport = connected(BROKER, &exchange).await;
+    let client = client(&transport, &topic).with_timeout(Duration::from_secs(30));
+    let early = tokio::spawn(async move {
+        client
+            .call(&Context::default(), "whoami", args(json!({})))
+            .await
+    });
+    // The first publish has surely been returned by now (it takes a
+    // millisecond); the server then starts within the route wait.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!early.is_finished(), "the early call gave up at once");
+
+    // Act
+    let server = RunningServer::start(&transport, Target::new(&topic), "late").await;
+
+    // Assert
+    let answer = early.await.expect("task");
+    assert_eq!(answer.expect("the early call is answered"), json!("late"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_broker_a_call_fails_after_the_route_wait_instead_of_hanging() {
     let (exchange, topic) = unique("nobroker");
     let dead = format!("rabbit://guest:guest@127.0.0.1:{}//", free_port());
     let transport = Transport::start(settings(&dead, &exchange));
@@ -206,7 +265,7 @@ async fn without_a_broker_a_call_fails_at_once_instead_of_hanging() {
 
     assert!(matches!(outcome, Err(Error::Unavailable)), "{outcome:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < rpc::ROUTE_WAIT + Duration::from_secs(2),
         "took {:?}",
         started.elapsed()
     );
@@ -274,4 +333,46 @@ async fn a_graceful_stop_finishes_and_answers_the_call_in_flight() {
         json!("done")
     );
     stopped.await.expect("the server stops after answering");
+}
+
+#[tokio::test]
+async fn closing_the_transport_deletes_its_reply_queue() {
+    // Arrange: a call made, so the reply queue exists.
+    let (exchange, topic) = unique("replyq");
+    let transport = connected(BROKER, &exchange).await;
+    let server = RunningServer::start(&transport, Target::new(&topic), "a").await;
+    client(&transport, &topic)
+        .call(&Context::default(), "whoami", args(json!({})))
+        .await
+        .expect("call");
+    server.stop().await;
+    let queue = transport.reply_queue().to_string();
+    assert!(queue_exists(&queue).await, "{queue} before close");
+
+    // Act
+    transport.close().await;
+
+    // Assert
+    assert!(!queue_exists(&queue).await, "{queue} left behind");
+}
+
+/// Whether `queue` exists, by a passive declare on a channel of its own.
+async fn queue_exists(queue: &str) -> bool {
+    let connection = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let options = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let exists = channel
+        .queue_declare(queue.into(), options, lapin::types::FieldTable::default())
+        .await
+        .is_ok();
+    let _ = connection.close(200, "done".into()).await;
+    exists
 }

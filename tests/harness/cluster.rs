@@ -51,6 +51,33 @@ impl Cluster {
         backend: Backend,
         adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
     ) -> Cluster {
+        let mut cluster = Cluster::spawn_with(backend, adjust, |config| {
+            Service::start(config.program(Program::Engine))
+        });
+        cluster.api.wait_ready();
+        cluster.wait_healthy();
+        cluster
+    }
+
+    /// Starts engine and API at the same instant, as `make run`, compose and
+    /// systemd do, and returns once the API has bound its port: neither is
+    /// necessarily ready yet.
+    pub fn spawn_together(
+        backend: Backend,
+        adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
+    ) -> Cluster {
+        Cluster::spawn_with(backend, adjust, |config| {
+            Service::spawn(config.program(Program::Engine))
+        })
+    }
+
+    /// The database, the storage directory and the two masters: the engine
+    /// as `start_engine` starts it, then the API without waiting for it.
+    fn spawn_with(
+        backend: Backend,
+        adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
+        start_engine: impl FnOnce(ServiceConfig) -> Service,
+    ) -> Cluster {
         // `TestDb` opens a lazy pool, which needs a runtime to be entered.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -63,17 +90,15 @@ impl Cluster {
         };
         let storage = TempDir::new();
         let config = adjust(Cluster::config(&db, storage.path()));
-        let engine = Service::start(config.clone().program(Program::Engine));
-        let api = Service::start(config.program(Program::Api));
-        let cluster = Cluster {
+        let engine = start_engine(config.clone());
+        let api = Service::spawn(config.program(Program::Api));
+        Cluster {
             api,
             engine,
             _db: db,
             storage,
             _runtime: runtime,
-        };
-        cluster.wait_healthy();
-        cluster
+        }
     }
 
     /// The configuration a cluster starts with: two workers each, the
@@ -104,6 +129,11 @@ impl Cluster {
     /// The API.
     pub fn api(&self) -> &Service {
         &self.api
+    }
+
+    /// Engine and API, to do the same to both.
+    pub fn services_mut(&mut self) -> [&mut Service; 2] {
+        [&mut self.engine, &mut self.api]
     }
 
     /// The API, to signal or stop it.

@@ -1,5 +1,6 @@
-//! Client threads that keep `GET /v1` requests flowing while a test signals
-//! the service, and report every request that did not get its 200.
+//! Client threads that keep `GET` requests flowing (`/v1`, or a path of the
+//! test's choosing that goes through the engine) while a test signals the
+//! services, and report every request that did not get its 200.
 //!
 //! Loops are bounded in count and time, and stop on [`Load::stop`].
 
@@ -43,15 +44,20 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts `clients` threads against `127.0.0.1:port`, each with `mode`.
+    /// Starts one `GET /v1` client thread against `127.0.0.1:port` per mode.
     pub fn start(port: u16, modes: &[Mode]) -> Load {
+        Load::start_on(port, "/v1", modes)
+    }
+
+    /// Starts one `GET path` client thread against `127.0.0.1:port` per mode.
+    pub fn start_on(port: u16, path: &str, modes: &[Mode]) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicUsize::new(0));
         let threads = modes
             .iter()
             .map(|&mode| {
-                let (stop, done) = (stop.clone(), done.clone());
-                std::thread::spawn(move || client(port, mode, &stop, &done))
+                let (stop, done, path) = (stop.clone(), done.clone(), path.to_string());
+                std::thread::spawn(move || client(port, &path, mode, &stop, &done))
             })
             .collect();
         Load {
@@ -88,7 +94,7 @@ impl Load {
     }
 }
 
-fn client(port: u16, mode: Mode, stop: &AtomicBool, done: &AtomicUsize) -> Report {
+fn client(port: u16, path: &str, mode: Mode, stop: &AtomicBool, done: &AtomicUsize) -> Report {
     let started = Instant::now();
     let max_time = patience() * 10;
     let mut report = Report::default();
@@ -98,7 +104,7 @@ fn client(port: u16, mode: Mode, stop: &AtomicBool, done: &AtomicUsize) -> Repor
             break;
         }
         let id = new_request_id();
-        let mut request = Request::get("/v1").header("x-openstack-request-id", &id);
+        let mut request = Request::get(path).header("x-openstack-request-id", &id);
         if mode == Mode::Close {
             request = request.header("Connection", "close");
         }

@@ -33,7 +33,14 @@ pub async fn handle(
         let line = access_log::RequestLine::of(&request);
         let (parts, body) = request.into_parts();
         let context = rpc::Context::with_request_id(request_id.as_str());
-        let mut response = match body_limit::read(&parts.headers, body, state.max_body).await {
+        let mut response = match body_limit::read(
+            &parts.headers,
+            body,
+            state.max_body,
+            state.idle_timeout,
+        )
+        .await
+        {
             Ok(body) => {
                 router::route(
                     router::Call {
@@ -53,7 +60,10 @@ pub async fn handle(
             .insert(REQUEST_ID_HEADER, request_id.header_value());
         // After a body it did not read to the end (413, a broken upload) the
         // server cannot find the next request on the connection: say so.
-        let unread_body = matches!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let unread_body = matches!(
+            response.status(),
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+        );
         if shutdown.is_requested() || unread_body {
             response
                 .headers_mut()

@@ -15,7 +15,7 @@ use crate::service::{ListenAddr, Service};
 
 /// How long a new generation may take to become ready when
 /// `graceful_shutdown_timeout` is 0 (wait forever) and so gives no bound.
-const DEFAULT_RELOAD_DEADLINE: Duration = Duration::from_secs(30);
+const DEFAULT_READINESS_DEADLINE: Duration = Duration::from_secs(30);
 
 impl<S: Service> Master<S> {
     /// Adds a generation and forks its workers.
@@ -42,19 +42,17 @@ impl<S: Service> Master<S> {
         id
     }
 
+    /// `SIGHUP`. A generation still booting (the first one, or a reload's) is
+    /// superseded: it may be stuck on the very configuration the operator
+    /// has just fixed, so waiting for it could mean waiting forever.
     pub(super) fn request_reload(&mut self) {
         match self.phase {
-            Phase::Running => self.reload(),
-            Phase::Starting | Phase::Reloading { .. } => {
-                tracing::info!("SIGHUP: a reload will follow the one in progress");
-                self.reload_requested = true;
-            }
+            Phase::Running | Phase::Starting { .. } | Phase::Reloading { .. } => self.reload(),
             Phase::Stopping { .. } => tracing::info!("SIGHUP ignored while stopping"),
         }
     }
 
     fn reload(&mut self) {
-        self.reload_requested = false;
         self.notifier.reloading();
         tracing::info!("SIGHUP: reloading the configuration");
         let fresh = match conf::load(&self.sources, &self.tables) {
@@ -87,23 +85,38 @@ impl<S: Service> Master<S> {
                 return self.reject_reload(&error.to_string());
             }
         };
+        let first_boot = matches!(self.phase, Phase::Starting { .. });
+        if let Some(stuck) = self.booting() {
+            let why = self.not_ready_because(stuck);
+            tracing::warn!("generation {stuck} {why}; superseded by the new configuration");
+            // Killed rather than asked: a worker stuck at boot may never read a drain request.
+            self.retire_generation(stuck, Signal::SIGKILL);
+        }
         self.apply_log_settings(&fresh);
         self.config = Arc::clone(&fresh);
-        let deadline = Instant::now() + reload_deadline(&fresh);
+        let deadline = Instant::now() + readiness_deadline(&fresh);
         let workers = self.worker_count(&fresh);
         let generation = self.start_generation(fresh, listeners, workers);
-        self.phase = Phase::Reloading {
-            generation,
-            deadline,
+        self.phase = if first_boot {
+            Phase::Starting {
+                generation,
+                deadline: Some(deadline),
+            }
+        } else {
+            Phase::Reloading {
+                generation,
+                deadline,
+            }
         };
         self.notify_status();
     }
 
     fn reject_reload(&mut self, why: &str) {
-        tracing::error!(
-            "reload rejected ({why}); generation {} keeps serving",
-            self.serving().unwrap_or(0)
-        );
+        let kept = match self.booting() {
+            Some(booting) => format!("generation {booting} keeps booting"),
+            None => format!("generation {} keeps serving", self.serving().unwrap_or(0)),
+        };
+        tracing::error!("reload rejected ({why}); {kept}");
         self.notifier
             .notify(&format!("READY=1\nSTATUS=reload failed: {why}"));
     }
@@ -127,9 +140,6 @@ impl<S: Service> Master<S> {
         self.notifier
             .notify(&format!("READY=1\n{}", self.status_line()));
         self.forget_finished_generations();
-        if self.reload_requested {
-            self.request_reload();
-        }
     }
 
     /// The new generation failed to boot: it goes, the old one stays.
@@ -152,9 +162,6 @@ impl<S: Service> Master<S> {
         self.notifier.notify(&format!(
             "READY=1\nSTATUS=reload failed: generation {generation} {why}"
         ));
-        if self.reload_requested {
-            self.request_reload();
-        }
     }
 
     fn retire_generation(&mut self, id: u64, signal: Signal) {
@@ -240,9 +247,12 @@ impl<S: Service> Master<S> {
     }
 }
 
-fn reload_deadline(config: &Config) -> Duration {
+/// How long a generation (the first one or a reload's) may take to become
+/// ready: the stop's grace period, which bounds how long the operator
+/// already agreed to wait for workers.
+pub(super) fn readiness_deadline(config: &Config) -> Duration {
     match config.int(&options::GRACEFUL_SHUTDOWN_TIMEOUT) {
-        0 => DEFAULT_RELOAD_DEADLINE,
+        0 => DEFAULT_READINESS_DEADLINE,
         seconds => Duration::from_secs(seconds.unsigned_abs()),
     }
 }

@@ -83,12 +83,15 @@ pub enum RunError {
 pub fn run<S: Service>(service: S, settings: RunSettings) -> Result<(), RunError> {
     let signals = block_signals()?;
     let config = Arc::new(settings.config);
-    let listeners = bind_all(&service.listen_addrs(&config), &[])?;
+    // Taken before binding, so that of two masters started at once the
+    // second says "already running" rather than "address in use", and never
+    // runs beside the first.
     let pid_file = settings
         .pid_file
         .as_deref()
         .map(PidFile::create)
         .transpose()?;
+    let listeners = bind_all(&service.listen_addrs(&config), &[])?;
     let mut master = Master {
         service,
         sources: settings.sources,
@@ -100,14 +103,18 @@ pub fn run<S: Service>(service: S, settings: RunSettings) -> Result<(), RunError
         _pid_file: pid_file,
         generations: Vec::new(),
         workers: BTreeMap::new(),
-        phase: Phase::Starting,
+        phase: Phase::Running,
         started: Instant::now(),
         respawns: 0,
-        reload_requested: false,
         next_generation: 1,
     };
-    let workers = master.worker_count(&Arc::clone(&master.config));
-    master.start_generation(Arc::clone(&master.config), listeners, workers);
+    let config = Arc::clone(&master.config);
+    let workers = master.worker_count(&config);
+    let generation = master.start_generation(Arc::clone(&config), listeners, workers);
+    master.phase = Phase::Starting {
+        generation,
+        deadline: Some(Instant::now() + generation::readiness_deadline(&config)),
+    };
     master.serve()
 }
 
@@ -166,7 +173,12 @@ fn bind_all(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// The first generation is booting; systemd has not been told READY.
-    Starting,
+    /// Past the deadline (`None` once reported) the master says why it is
+    /// not ready, and its workers keep trying.
+    Starting {
+        generation: u64,
+        deadline: Option<Instant>,
+    },
     /// One generation serves.
     Running,
     /// A new generation boots; the old one serves until it is ready.
@@ -188,6 +200,8 @@ struct Worker {
     state: WorkerState,
     started: Instant,
     control: Option<MasterEnd>,
+    /// Why the worker last said it cannot get ready; cleared when it is.
+    waiting_for: Option<String>,
 }
 
 struct Slot {
@@ -224,7 +238,6 @@ struct Master<S: Service> {
     phase: Phase,
     started: Instant,
     respawns: u64,
-    reload_requested: bool,
     next_generation: u64,
 }
 
@@ -291,8 +304,8 @@ impl<S: Service> Master<S> {
             .filter_map(|slot| slot.respawn_at);
         let phase = match self.phase {
             Phase::Reloading { deadline, .. } => Some(deadline),
-            Phase::Stopping { deadline } => deadline,
-            _ => None,
+            Phase::Starting { deadline, .. } | Phase::Stopping { deadline } => deadline,
+            Phase::Running => None,
         };
         respawns.chain(phase).min()
     }
@@ -304,6 +317,7 @@ impl<S: Service> Master<S> {
         let Some(end) = &worker.control else { return };
         match end.read() {
             Message::Ready => self.on_ready(pid),
+            Message::Waiting(why) => self.on_waiting(pid, why),
             // The worker is exiting; SIGCHLD follows. Stop polling its socket.
             Message::Closed => worker.control = None,
             Message::Unknown => {}
@@ -317,7 +331,24 @@ impl<S: Service> Master<S> {
                 generation,
                 deadline,
             } if deadline <= now => {
-                self.abort_reload(generation, "its workers did not become ready in time");
+                let why = self.not_ready_because(generation);
+                self.abort_reload(generation, &why);
+            }
+            Phase::Starting {
+                generation,
+                deadline: Some(deadline),
+            } if deadline <= now => {
+                self.phase = Phase::Starting {
+                    generation,
+                    deadline: None,
+                };
+                let why = self.not_ready_because(generation);
+                tracing::error!(
+                    "generation {generation} {why}; its workers keep trying \
+                     (fix the configuration and send SIGHUP to try a new one)"
+                );
+                self.notifier
+                    .notify(&format!("STATUS=generation {generation} {why}"));
             }
             Phase::Stopping {
                 deadline: Some(deadline),
@@ -357,6 +388,7 @@ impl<S: Service> Master<S> {
             return;
         }
         worker.state = WorkerState::Ready;
+        worker.waiting_for = None;
         let generation = worker.generation;
         tracing::info!(
             slot = worker.slot,
@@ -366,14 +398,14 @@ impl<S: Service> Master<S> {
         );
         if self.generation_ready(generation) {
             match self.phase {
-                Phase::Starting => {
+                Phase::Starting {
+                    generation: booting,
+                    ..
+                } if booting == generation => {
                     self.phase = Phase::Running;
                     tracing::info!(generation, "all workers ready");
                     self.notifier
                         .notify(&format!("READY=1\n{}", self.status_line()));
-                    if self.reload_requested {
-                        self.request_reload();
-                    }
                     return;
                 }
                 Phase::Reloading {
@@ -387,6 +419,49 @@ impl<S: Service> Master<S> {
             }
         }
         self.notify_status();
+    }
+
+    fn on_waiting(&mut self, pid: Pid, why: String) {
+        let Some(worker) = self.workers.get_mut(&pid) else {
+            return;
+        };
+        if worker.state != WorkerState::Booting || worker.waiting_for.as_ref() == Some(&why) {
+            return;
+        }
+        tracing::warn!(
+            slot = worker.slot,
+            generation = worker.generation,
+            "worker {pid} is not ready: {why}"
+        );
+        worker.waiting_for = Some(why);
+        self.notify_status();
+    }
+
+    /// Why a booting generation is not ready, for the log and `STATUS=`:
+    /// the reason one of its workers gave, if any did.
+    fn not_ready_because(&self, generation: u64) -> String {
+        match self.waiting_reason(generation) {
+            Some(reason) => format!("is not ready: {reason}"),
+            None => "did not become ready in time".to_string(),
+        }
+    }
+
+    /// The reason a booting worker of `generation` gave for not being ready.
+    fn waiting_reason(&self, generation: u64) -> Option<String> {
+        self.workers
+            .values()
+            .filter(|w| w.generation == generation && w.state == WorkerState::Booting)
+            .find_map(|w| w.waiting_for.clone())
+    }
+
+    /// The generation being booted, first or by a reload.
+    fn booting(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Starting { generation, .. } | Phase::Reloading { generation, .. } => {
+                Some(generation)
+            }
+            Phase::Running | Phase::Stopping { .. } => None,
+        }
     }
 
     fn generation_ready(&self, generation: u64) -> bool {

@@ -130,6 +130,7 @@ impl<S: Service> Master<S> {
                         state: WorkerState::Booting,
                         started: Instant::now(),
                         control: Some(control),
+                        waiting_for: None,
                     },
                 );
                 if let Some(slot) = self.slot_mut(generation, slot_index) {

@@ -65,6 +65,13 @@ impl<S: Service> Master<S> {
         for slot in self.generations.iter_mut().flat_map(|g| g.slots.iter_mut()) {
             slot.respawn_at = None;
         }
+        // The master's copies of the listening sockets go now: once the
+        // workers have taken what is queued and closed theirs, a new client
+        // is refused at once instead of being queued by the kernel for a
+        // drain that will never accept it.
+        for generation in &mut self.generations {
+            generation.listeners.clear();
+        }
         let pids: Vec<Pid> = self.workers.keys().copied().collect();
         for pid in pids {
             self.drain_worker(pid);

@@ -17,7 +17,16 @@ impl<S: Service> Master<S> {
             .values()
             .filter(|w| w.generation == serving && w.state == WorkerState::Ready)
             .count();
-        format!("STATUS=generation {serving}, {ready}/{wanted} workers ready")
+        let mut line = format!("STATUS=generation {serving}, {ready}/{wanted} workers ready");
+        if let Some(booting) = self.booting() {
+            if booting != serving {
+                line.push_str(&format!("; generation {booting} booting"));
+            }
+            if let Some(why) = self.waiting_reason(booting) {
+                line.push_str(&format!("; not ready: {why}"));
+            }
+        }
+        line
     }
 
     pub(super) fn notify_status(&self) {
@@ -35,8 +44,13 @@ impl<S: Service> Master<S> {
             self.status_line().trim_start_matches("STATUS="),
         );
         for (pid, worker) in &self.workers {
+            let waiting = worker
+                .waiting_for
+                .as_deref()
+                .map(|why| format!(", not ready: {why}"))
+                .unwrap_or_default();
             tracing::info!(
-                "state report: worker pid {} generation {} slot {} {:?} for {}s",
+                "state report: worker pid {} generation {} slot {} {:?} for {}s{waiting}",
                 pid,
                 worker.generation,
                 worker.slot,
