@@ -53,7 +53,12 @@ impl<S: Service> Master<S> {
     }
 
     fn reload(&mut self) {
-        self.notifier.reloading();
+        // systemd has not been told READY=1 yet during the first boot: no
+        // RELOADING=1 (nor READY=1 after it) until the first generation serves.
+        let first_boot = matches!(self.phase, Phase::Starting { .. });
+        if !first_boot {
+            self.notifier.reloading();
+        }
         tracing::info!("SIGHUP: reloading the configuration");
         let fresh = match conf::load(&self.sources, &self.tables) {
             Ok(fresh) => Arc::new(fresh),
@@ -85,7 +90,6 @@ impl<S: Service> Master<S> {
                 return self.reject_reload(&error.to_string());
             }
         };
-        let first_boot = matches!(self.phase, Phase::Starting { .. });
         if let Some(stuck) = self.booting() {
             let why = self.not_ready_because(stuck);
             tracing::warn!("generation {stuck} {why}; superseded by the new configuration");
@@ -117,8 +121,13 @@ impl<S: Service> Master<S> {
             None => format!("generation {} keeps serving", self.serving().unwrap_or(0)),
         };
         tracing::error!("reload rejected ({why}); {kept}");
+        let ready = if matches!(self.phase, Phase::Starting { .. }) {
+            ""
+        } else {
+            "READY=1\n"
+        };
         self.notifier
-            .notify(&format!("READY=1\nSTATUS=reload failed: {why}"));
+            .notify(&format!("{ready}STATUS=reload failed: {why}"));
     }
 
     /// The new generation is ready: the old ones drain, the new one serves.
