@@ -7,6 +7,7 @@
 //! - `signals`: SIGUSR2 and signals sent to a worker.
 //! - `pidfile`: the pid file's lifecycle.
 //! - `startup`: command line and configuration errors.
+//! - `timeouts`: clients that stall in their headers or body.
 
 mod pidfile;
 mod reload;
@@ -14,6 +15,7 @@ mod reopen;
 mod signals;
 mod startup;
 mod stop;
+mod timeouts;
 mod workers;
 
 use std::collections::BTreeSet;

@@ -1,7 +1,9 @@
-//! Stopping: SIGTERM drains requests in flight, the grace period is enforced,
-//! a second SIGTERM is immediate, and workers die with a killed master.
+//! Stopping: SIGTERM drains requests in flight, a new client is refused
+//! during the drain, the grace period is enforced, a second SIGTERM is
+//! immediate, and workers die with a killed master.
 
-use std::net::TcpListener;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -53,6 +55,128 @@ fn sigterm_lets_a_slow_request_in_flight_complete_then_exits_0() {
         let left = api.process_group();
         ensure(left.is_empty(), || format!("{left:?}"))
     });
+}
+
+#[test]
+fn during_a_graceful_stop_a_new_connection_is_refused_at_once_or_answered_never_left_hanging() {
+    // Arrange: a request stuck in flight keeps its worker, and so the
+    // master, in the drain.
+    let mut api = Api::start(
+        ApiConfig::default()
+            .workers(2)
+            .graceful_shutdown_timeout(15),
+    );
+    let body_len = 1000;
+    let mut slow = start_slow_request(&api, body_len, 1);
+    let addr = SocketAddr::from(([127, 0, 0, 1], api.port()));
+    let mark = api.notify().mark();
+
+    // Act: stop; once every copy of the listening socket is closed, the
+    // kernel refuses instead of queueing for a drain that never accepts.
+    // Bounded well inside the 15 s grace: a refusal that only comes when the
+    // grace ends and the workers are killed is the behaviour this rules out.
+    api.term();
+    api.notify().wait_line(mark, "STOPPING=1");
+    eventually_within(
+        Duration::from_secs(5),
+        "a new connection to be refused during the drain",
+        || {
+            api.assert_running();
+            match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(()),
+                Err(e) => Err(format!("connect: {e}")),
+                Ok(_) => Err("accepted".to_owned()),
+            }
+        },
+    );
+    assert!(
+        api.try_exit().is_none(),
+        "refused while the slow request is still in flight, not because the master is gone"
+    );
+    // Then clients keep coming for a while; the pauses are their pace.
+    let fates: Vec<Result<Fate, String>> = (0..20)
+        .map(|_| {
+            let fate = new_connection_fate(addr);
+            std::thread::sleep(Duration::from_millis(50));
+            fate
+        })
+        .collect();
+    let still_draining = api.try_exit().is_none();
+    // The rest of the body lets the drain end.
+    slow.write_body(&vec![b' '; body_len - 1])
+        .expect("send the rest of the body");
+    let response = slow
+        .read_response("POST")
+        .expect("the in-flight request completes");
+    let status = api.wait_exit();
+
+    // Assert
+    let seen: Vec<String> = fates
+        .iter()
+        .map(|fate| match fate {
+            Ok(Fate::Refused) => "refused".to_owned(),
+            Ok(Fate::Answered(status_line)) => format!("answered {status_line}"),
+            Err(why) => format!("HUNG: {why}"),
+        })
+        .collect();
+    trace!("new connections during the drain: {seen:#?}");
+    assert!(
+        fates.iter().all(Result::is_ok),
+        "new connections during the drain were neither refused nor answered: {seen:#?}"
+    );
+    assert!(
+        still_draining,
+        "the master exited while the slow request was in flight"
+    );
+    assert_eq!(
+        response.status,
+        405,
+        "POST /v1 after its body arrived: {}",
+        response.text()
+    );
+    assert!(status.success(), "exit status {status}");
+}
+
+/// What became of a new connection during a drain.
+#[derive(Debug)]
+enum Fate {
+    /// The kernel refused it at once.
+    Refused,
+    /// It was accepted and `GET /v1` got a whole answer; its status line.
+    Answered(String),
+}
+
+/// Connects to `addr` and, if accepted, sends `GET /v1` and reads the whole
+/// answer. `Err` when the connection hangs (nothing within 2 s) or is reset.
+fn new_connection_fate(addr: SocketAddr) -> Result<Fate, String> {
+    let mut stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(Fate::Refused),
+        Err(e) => return Err(format!("connect: {e}")),
+        Ok(stream) => stream,
+    };
+    let limit = Some(Duration::from_secs(2));
+    stream
+        .set_read_timeout(limit)
+        .and_then(|()| stream.set_write_timeout(limit))
+        .map_err(|e| format!("set timeouts: {e}"))?;
+    let accepted = Instant::now();
+    stream
+        .write_all(b"GET /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("accepted, then sending failed: {e}"))?;
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    if let Err(e) = read {
+        return Err(format!(
+            "accepted, then {e} after {:?}; received {text:?}",
+            accepted.elapsed()
+        ));
+    }
+    let status_line = text.lines().next().unwrap_or_default();
+    if !status_line.starts_with("HTTP/1.1 ") {
+        return Err(format!("accepted, then closed without an answer: {text:?}"));
+    }
+    Ok(Fate::Answered(status_line.to_owned()))
 }
 
 #[test]
