@@ -74,13 +74,7 @@ fn five_reloads_of_both_masters_fail_no_request(workers: u32) {
 
     // Assert
     trace!("{} requests served across 5 reloads", report.ok.len());
-    assert!(
-        report.failures.is_empty(),
-        "{} of {} requests failed during reloads:\n{}",
-        report.failures.len(),
-        report.failures.len() + report.ok.len(),
-        report.failures.join("\n")
-    );
+    report.assert_no_failures("during reloads");
 }
 
 #[test]
@@ -200,13 +194,7 @@ fn api_reload_is_rolled_back(broken: impl FnOnce(ServiceConfig) -> ServiceConfig
     });
     load.wait_progress(100);
     let report = load.stop();
-    assert!(
-        report.failures.is_empty(),
-        "{} of {} requests failed:\n{}",
-        report.failures.len(),
-        report.failures.len() + report.ok.len(),
-        report.failures.join("\n")
-    );
+    report.assert_no_failures("during the rolled-back reload");
 }
 
 #[test]
@@ -308,7 +296,7 @@ fn after_fifty_reloads_under_load_no_reply_queue_of_an_exited_worker_is_left() {
     let report = load.stop();
 
     // Assert
-    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    report.assert_no_failures("during 50 reloads");
     let serving = cluster.api().worker_pids();
     let exited: BTreeSet<String> = cluster
         .api()
@@ -333,29 +321,11 @@ fn after_fifty_reloads_under_load_no_reply_queue_of_an_exited_worker_is_left() {
     assert!(left.is_empty(), "left on the broker: {left:?}");
 }
 
-/// Whether `queue` exists on the local broker (a passive declare).
+/// Whether `queue` exists on the local broker.
 fn queue_exists(queue: &str) -> bool {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a runtime");
-    runtime.block_on(async {
-        let connection = lapin::Connection::connect(
-            "amqp://guest:guest@127.0.0.1:5672/%2f",
-            lapin::ConnectionProperties::default(),
-        )
-        .await
-        .expect("connect to the broker");
-        let channel = connection.create_channel().await.expect("a channel");
-        let options = lapin::options::QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let exists = channel
-            .queue_declare(queue.into(), options, lapin::types::FieldTable::default())
-            .await
-            .is_ok();
-        let _ = connection.close(200, "done".into()).await;
-        exists
-    })
+        .expect("a runtime")
+        .block_on(rpc::test_util::queue_exists(queue))
 }

@@ -347,32 +347,17 @@ async fn closing_the_transport_deletes_its_reply_queue() {
         .expect("call");
     server.stop().await;
     let queue = transport.reply_queue().to_string();
-    assert!(queue_exists(&queue).await, "{queue} before close");
+    assert!(
+        rpc::test_util::queue_exists(&queue).await,
+        "{queue} before close"
+    );
 
     // Act
     transport.close().await;
 
     // Assert
-    assert!(!queue_exists(&queue).await, "{queue} left behind");
-}
-
-/// Whether `queue` exists, by a passive declare on a channel of its own.
-async fn queue_exists(queue: &str) -> bool {
-    let connection = lapin::Connection::connect(
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    let options = lapin::options::QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let exists = channel
-        .queue_declare(queue.into(), options, lapin::types::FieldTable::default())
-        .await
-        .is_ok();
-    let _ = connection.close(200, "done".into()).await;
-    exists
+    assert!(
+        !rpc::test_util::queue_exists(&queue).await,
+        "{queue} left behind"
+    );
 }

@@ -36,6 +36,19 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
+impl Report {
+    /// Panics, listing them, when any request failed `during` something.
+    pub fn assert_no_failures(&self, during: &str) {
+        assert!(
+            self.failures.is_empty(),
+            "{} of {} requests failed {during}:\n{}",
+            self.failures.len(),
+            self.failures.len() + self.ok.len(),
+            self.failures.join("\n")
+        );
+    }
+}
+
 /// Running client threads.
 pub struct Load {
     stop: Arc<AtomicBool>,

@@ -44,13 +44,7 @@ fn five_reloads_under_load_fail_no_request_start_new_generations_and_apply_debug
     trace!("{} requests served across 5 reloads", report.ok.len());
 
     // Assert
-    assert!(
-        report.failures.is_empty(),
-        "{} of {} requests failed during reloads:\n{}",
-        report.failures.len(),
-        report.failures.len() + report.ok.len(),
-        report.failures.join("\n")
-    );
+    report.assert_no_failures("during reloads");
     eventually("a DEBUG line from a worker of the last generation", || {
         http::get(api.port(), "/v1").map_err(|e| e.to_string())?;
         let lines = api.log_lines();
