@@ -114,10 +114,7 @@ impl AppState {
                 .unwrap_or(usize::MAX),
             idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
             header_timeout: Duration::from_secs(
-                config
-                    .int(&conf::CLIENT_HEADER_TIMEOUT)
-                    .unsigned_abs()
-                    .max(1),
+                config.int(&conf::CLIENT_HEADER_TIMEOUT).unsigned_abs(),
             ),
         }
     }

@@ -101,14 +101,20 @@ impl ControlChannel {
         Ok(())
     }
 
-    /// Tells the master why this worker is not ready yet.
+    /// Tells the master why this worker is not ready yet. Called from the
+    /// worker's runtime: it never blocks, and a reason that finds the socket
+    /// full is dropped (the next one says the same or newer).
     pub fn send_waiting(&self, why: &str) -> io::Result<()> {
         let mut cut = why.len().min(MAX_REASON);
         while !why.is_char_boundary(cut) {
             cut -= 1;
         }
         let message = [WAITING, &why.as_bytes()[..cut]].concat();
-        send(self.0.as_raw_fd(), &message, MsgFlags::MSG_NOSIGNAL)?;
+        send(
+            self.0.as_raw_fd(),
+            &message,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        )?;
         Ok(())
     }
 

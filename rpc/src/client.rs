@@ -134,7 +134,8 @@ impl RpcClient {
         let deadline = Instant::now() + self.timeout;
         let route_deadline = deadline.min(Instant::now() + ROUTE_WAIT);
         let link = self
-            .wait_connected(route_deadline)
+            .transport
+            .link_before(route_deadline)
             .await
             .ok_or(Error::Unavailable)?;
         let msg_id = new_id();
@@ -231,16 +232,6 @@ impl RpcClient {
         }
     }
 
-    /// The connection, once up, if that happens before `until`.
-    async fn wait_connected(&self, until: Instant) -> Option<Link> {
-        let mut links = self.transport.subscribe();
-        let link = tokio::time::timeout_at(until, links.wait_for(Option::is_some)).await;
-        match link {
-            Ok(Ok(link)) => link.clone(),
-            _ => None,
-        }
-    }
-
     /// Sends `method` without waiting for it to run (to every server of the
     /// topic when the target is a fanout).
     ///
@@ -255,7 +246,7 @@ impl RpcClient {
     ) -> Result<(), Error> {
         let body = self.request(context, method, args, None).encode();
         let route_deadline = Instant::now() + self.timeout.min(ROUTE_WAIT);
-        if self.wait_connected(route_deadline).await.is_none() {
+        if self.transport.link_before(route_deadline).await.is_none() {
             return Err(Error::Unavailable);
         }
         let sent = tokio::time::timeout(self.timeout, async {

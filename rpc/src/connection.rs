@@ -121,10 +121,18 @@ impl Transport {
 
     /// Waits until a connection is up, at most `timeout`.
     pub async fn wait_connected(&self, timeout: Duration) -> bool {
-        let mut receiver = self.inner.link.subscribe();
-        tokio::time::timeout(timeout, receiver.wait_for(Option::is_some))
+        self.link_before(tokio::time::Instant::now() + timeout)
             .await
-            .is_ok_and(|r| r.is_ok())
+            .is_some()
+    }
+
+    /// The connection, once up, if that happens before `until`.
+    pub(crate) async fn link_before(&self, until: tokio::time::Instant) -> Option<Link> {
+        let mut receiver = self.inner.link.subscribe();
+        match tokio::time::timeout_at(until, receiver.wait_for(Option::is_some)).await {
+            Ok(Ok(link)) => link.clone(),
+            _ => None,
+        }
     }
 
     /// Why messaging does not work now: the last failure to connect, or to

@@ -114,9 +114,7 @@ impl Replies {
         *generation = link.generation;
         Ok(())
     }
-}
 
-impl Replies {
     /// Deletes the reply queue if this process ever declared it, so a worker
     /// that exits leaves nothing on the broker (the queue's expiry would
     /// only reap it after `rabbit_transient_queues_ttl`).

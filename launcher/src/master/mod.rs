@@ -103,6 +103,7 @@ pub fn run<S: Service>(service: S, settings: RunSettings) -> Result<(), RunError
         _pid_file: pid_file,
         generations: Vec::new(),
         workers: BTreeMap::new(),
+        // Becomes `Starting` just below, once the first generation has its id.
         phase: Phase::Running,
         started: Instant::now(),
         respawns: 0,
