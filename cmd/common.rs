@@ -66,17 +66,25 @@ pub fn init_logging(program: &'static str, config: &Config) -> Result<LogHandle,
     })
 }
 
-/// Logs what was read, so an operator sees which files made this configuration.
-pub fn log_config_files(config: &Config) {
-    let files: Vec<String> = config
+/// The files a configuration was read from, as shown to an operator.
+pub fn config_file_names(config: &Config) -> Vec<String> {
+    config
         .files()
         .iter()
         .map(|f| f.display().to_string())
-        .collect();
+        .collect()
+}
+
+/// Logs what was read, so an operator sees which files made this configuration.
+pub fn log_config_files(config: &Config) {
+    let files = config_file_names(config);
     if files.is_empty() {
         tracing::warn!("no configuration file read; running on defaults");
     } else {
         tracing::info!("configuration read from {}", files.join(", "));
+    }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
 }
 

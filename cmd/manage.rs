@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod common;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use launcher::conf::{render_man_options, render_sample};
@@ -15,7 +16,7 @@ const COMMANDS: &str = " COMMAND\n\n\
 commands:\n  \
 db sync             apply pending database migrations (idempotent); exit 0, 1 on failure\n  \
 config generate     print the sample configuration: every option, its type, default and help\n  \
-config check        load the configuration files, report every problem; exit 0 or 2\n  \
+config check        load the configuration files, check storage_dir; every problem, exit 0 or 2\n  \
 config man          print the option reference of pymsboot.conf(5), in roff\n";
 
 fn main() -> ExitCode {
@@ -37,11 +38,16 @@ fn main() -> ExitCode {
         ["db", "sync"] => db_sync(&args, &tables),
         ["config", "check"] => match common::load_config(PROGRAM, &args, &tables) {
             Ok(config) => {
-                let files: Vec<String> = config
-                    .files()
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect();
+                // A likely typo is worth a word, not a failure: the file
+                // loads, and the service would start with it.
+                for warning in config.warnings() {
+                    eprintln!("{PROGRAM}: warning: {warning}");
+                }
+                if let Err(problem) = check_storage(&config) {
+                    eprintln!("{PROGRAM}: {problem}");
+                    return ExitCode::from(common::EXIT_USAGE);
+                }
+                let files = common::config_file_names(&config);
                 if files.is_empty() {
                     println!("no configuration file given; the defaults are valid");
                 } else {
@@ -62,6 +68,40 @@ fn main() -> ExitCode {
             );
             ExitCode::from(common::EXIT_USAGE)
         }
+    }
+}
+
+/// `[engine] storage_dir` through the engine's storage check, without
+/// creating it: the operator may run this as another user than the engine.
+fn check_storage(config: &launcher::Config) -> Result<(), launcher::ConfigProblem> {
+    let dir = config.str(&engine::conf::STORAGE_DIR).unwrap_or_default();
+    match engine::storage::check(Path::new(dir), engine::storage::Prepare::Inspect) {
+        Ok(report) => {
+            if report.low_space() {
+                println!(
+                    "warning: [engine] storage_dir {dir} has only {} MiB free",
+                    report.free >> 20
+                );
+            }
+            Ok(())
+        }
+        Err(problem) => Err(launcher::ConfigProblem {
+            source: source_of_values(config),
+            section: Some("engine".into()),
+            option: Some("storage_dir".into()),
+            value: Some(dir.into()),
+            message: format!("the directory {}", problem.reason),
+        }),
+    }
+}
+
+/// The files the configuration was read from, as a problem's source.
+fn source_of_values(config: &launcher::Config) -> String {
+    let files = common::config_file_names(config);
+    if files.is_empty() {
+        "built-in default".into()
+    } else {
+        files.join(", ")
     }
 }
 

@@ -5,56 +5,36 @@
 //! the oslo class names, and `delete_movie` works as a cast.
 
 use std::future::Future;
-use std::time::Duration;
 
 use engine::objects::{ListQuery, NewMovie, SortDir, SortKey};
 use engine::test_util::Backend;
 use engine::{CallError, EngineClient, Movie};
-use rpc::{Context, Settings, Transport};
+use rpc::Context;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::harness::cluster::Cluster;
-use crate::harness::eventually::{ensure, eventually, patience};
+use crate::harness::eventually::{ensure, eventually};
 use crate::harness::files::FileServer;
-use crate::harness::python::{BROKER, PythonClient};
+use crate::harness::python::PythonClient;
+use crate::harness::rpc_session::RpcSession;
 use crate::harness::{new_request_id, uuid_v4};
 
-/// The Rust side: a runtime, a transport on the cluster's exchange, and the
-/// engine's typed client.
+/// The Rust side: a session on the cluster's exchange and the engine's typed client.
 struct RustClient {
-    runtime: tokio::runtime::Runtime,
-    transport: Transport,
+    session: RpcSession,
     client: EngineClient,
 }
 
 impl RustClient {
     fn connect(cluster: &Cluster) -> RustClient {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let mut settings = Settings::for_url(BROKER).expect("the broker URL parses");
-        settings.control_exchange = cluster.exchange();
-        settings.response_timeout = Duration::from_secs(20);
-        let transport = runtime.block_on(async {
-            let transport = Transport::start(settings);
-            assert!(
-                transport.wait_connected(patience()).await,
-                "no connection to {BROKER}"
-            );
-            transport
-        });
-        let client = EngineClient::new(&transport, &cluster.topic());
-        RustClient {
-            runtime,
-            transport,
-            client,
-        }
+        let session = RpcSession::connect(cluster);
+        let client = EngineClient::new(session.transport(), &cluster.topic());
+        RustClient { session, client }
     }
 
     fn run<T>(&self, call: impl Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
-        self.runtime.block_on(call)
+        self.session.block_on(call)
     }
 
     fn context() -> Context {
@@ -70,12 +50,6 @@ impl RustClient {
 
     fn get(&self, id: Uuid) -> Result<Movie, CallError> {
         self.run(self.client.get_movie(&RustClient::context(), id))
-    }
-}
-
-impl Drop for RustClient {
-    fn drop(&mut self) {
-        self.runtime.block_on(self.transport.close());
     }
 }
 

@@ -11,6 +11,12 @@ mod availability;
 mod api_basics;
 // The movie REST contract with a real engine: life cycle, listing, every error status.
 mod api;
+// The HTTP edge: JSON errors for requests hyper refuses, header limits, Host, public_endpoint.
+mod http_edge;
+// Nothing lost, leaked or misreported: store binding, cleanup, exactly-once creates, secrets, big listings.
+mod data_safety;
+// Names, ranks, metadata and URLs: the same answers on every backend, over HTTP and RPC.
+mod validation;
 // Downloads across engine crashes, refusals, deletes and URL changes.
 mod downloads;
 // Random and malformed requests: only 2xx/4xx answers, no worker restarts.
@@ -21,7 +27,11 @@ mod interop;
 mod launcher;
 // `pymsboot-manage config generate` and `config check`.
 mod manage;
+// A likely typo in the configuration is a warning; the oslo libraries' options are not.
+mod config_typos;
 // Operator files: compose, Dockerfile, man pages, make install, logrotate, units, init script.
 mod operations;
+// A storage_dir the engine cannot write to: readiness, reload, config check, health, errors.
+mod storage;
 // The whole system as an operator runs it: notify, logrotate, the README's quick start.
 mod system;

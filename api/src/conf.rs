@@ -2,6 +2,8 @@
 
 use launcher::conf::{Opt, OptDefault, OptKind};
 
+use crate::middleware::host::check_public_endpoint;
+
 /// `[api] host`: the address the API listens on.
 pub static HOST: Opt = Opt {
     section: "api",
@@ -83,6 +85,25 @@ pub static CLIENT_HEADER_TIMEOUT: Opt = Opt {
     secret: false,
 };
 
+/// `[api] public_endpoint`: the URL clients reach the API at, for links.
+pub static PUBLIC_ENDPOINT: Opt = Opt {
+    section: "api",
+    name: "public_endpoint",
+    kind: OptKind::Checked {
+        type_name: "uri value",
+        check: check_public_endpoint,
+    },
+    default: OptDefault::Unset,
+    help: "Public URL to use when building the links to the API resources (for example, \
+           \"https://api.example.com:9666\"): the Location of a new movie, the links of the \
+           version documents and the next link of a listing. If unset, the links are built \
+           from the request's Host header when it is a plain host[:port], else from the \
+           address the request arrived at. Set it when the API is reached through a proxy \
+           or under another name.",
+    mutable: false,
+    secret: false,
+};
+
 /// Every `[api]` option.
 pub static OPTS: &[&Opt] = &[
     &HOST,
@@ -91,4 +112,5 @@ pub static OPTS: &[&Opt] = &[
     &MAX_REQUEST_BODY_SIZE,
     &CLIENT_SOCKET_TIMEOUT,
     &CLIENT_HEADER_TIMEOUT,
+    &PUBLIC_ENDPOINT,
 ];

@@ -9,6 +9,17 @@ use serde_json::json;
 
 use crate::middleware::RequestId;
 
+/// The kind of change a request asked for, to say what may have happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A create.
+    Create,
+    /// An update.
+    Update,
+    /// A delete.
+    Delete,
+}
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -44,22 +55,54 @@ pub enum ApiError {
     /// The engine refused the request.
     #[error("{0}")]
     Engine(engine::Error),
-    /// The engine cannot be reached (broker down, RPC timeout).
-    #[error("The engine is unavailable; try again later.")]
-    EngineUnavailable,
+    /// The engine could not be asked, or did not answer a read: saying why
+    /// tells an operator where to look.
+    #[error("{0}; try again later.")]
+    Unavailable(String),
+    /// A change was sent but its answer never came: it may or may not have
+    /// been made.
+    #[error("{}", outcome_unknown_message(*.after, *.change, *.movie))]
+    OutcomeUnknown {
+        /// How long the API waited (zero: the connection went first).
+        after: std::time::Duration,
+        /// What the request asked for.
+        change: Change,
+        /// The movie concerned.
+        movie: uuid::Uuid,
+    },
     /// No engine consumes the topic: none has started, or all have stopped.
     #[error("No engine is consuming requests; try again later.")]
     NoEngine,
+    /// An `Idempotency-Key` already made a movie from another request.
+    #[error(
+        "The Idempotency-Key was already used for another request, which made movie {movie}; \
+         use a new key for a new movie."
+    )]
+    KeyReused {
+        /// The movie the key made.
+        movie: uuid::Uuid,
+    },
+    /// The request's header fields are too many or too large.
+    #[error("The request header fields are too large: {0}.")]
+    HeadersTooLarge(String),
+    /// The request target is longer than the server reads.
+    #[error("The request URI is too long.")]
+    UriTooLong,
+    /// The request line or a header field could not be parsed.
+    #[error("The request is malformed: {0}.")]
+    Malformed(&'static str),
     /// Anything unexpected; the cause is logged, never sent.
     #[error("An unexpected error occurred.")]
     Internal(String),
 }
 
 impl From<engine::CallError> for ApiError {
+    /// For a read, or a change the engine answered: every failure to get an
+    /// answer is "unavailable". Changes use [`ApiError::from_change`].
     fn from(error: engine::CallError) -> ApiError {
         match error {
             engine::CallError::Engine(engine::Error::StoreUnavailable) => {
-                ApiError::EngineUnavailable
+                ApiError::Unavailable("The movie database is unavailable".into())
             }
             engine::CallError::Engine(engine::Error::Internal) => {
                 ApiError::Internal("the engine failed".into())
@@ -71,7 +114,7 @@ impl From<engine::CallError> for ApiError {
             }
             engine::CallError::Rpc(error) if error.is_unavailable() => {
                 tracing::warn!("engine unreachable: {error}");
-                ApiError::EngineUnavailable
+                ApiError::Unavailable(unavailable_reason(&error))
             }
             other => ApiError::Internal(other.to_string()),
         }
@@ -79,6 +122,40 @@ impl From<engine::CallError> for ApiError {
 }
 
 impl ApiError {
+    /// The failure of a call that changes something (create, update,
+    /// delete) about `movie`: when the request reached the engine but no
+    /// answer came back, the change may have been made, and the client must
+    /// be told so rather than "try again" (a retried create would then meet
+    /// its own movie).
+    pub fn from_change(error: engine::CallError, change: Change, movie: uuid::Uuid) -> ApiError {
+        match error {
+            engine::CallError::Rpc(rpc::Error::Timeout { after, .. }) => {
+                tracing::warn!(
+                    ?movie,
+                    "the engine did not answer a change within {}s",
+                    after.as_secs()
+                );
+                ApiError::OutcomeUnknown {
+                    after,
+                    change,
+                    movie,
+                }
+            }
+            engine::CallError::Rpc(rpc::Error::ConnectionLost) => {
+                tracing::warn!(
+                    ?movie,
+                    "the broker connection was lost while a change waited for its answer"
+                );
+                ApiError::OutcomeUnknown {
+                    after: std::time::Duration::ZERO,
+                    change,
+                    movie,
+                }
+            }
+            other => ApiError::from(other),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -91,8 +168,13 @@ impl ApiError {
             ApiError::Engine(engine::Error::MovieExists { .. }) => StatusCode::CONFLICT,
             ApiError::Engine(engine::Error::Invalid(_)) => StatusCode::BAD_REQUEST,
             ApiError::Engine(engine::Error::StoreUnavailable)
-            | ApiError::EngineUnavailable
+            | ApiError::Unavailable(_)
             | ApiError::NoEngine => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::OutcomeUnknown { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::KeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Engine(engine::Error::Internal) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -122,6 +204,44 @@ impl ApiError {
         }
         response
     }
+}
+
+/// Why the engine could not be asked or did not answer, for the client.
+fn unavailable_reason(error: &rpc::Error) -> String {
+    match error {
+        rpc::Error::Timeout { after, .. } => {
+            format!("The engine did not answer within {} s", after.as_secs())
+        }
+        rpc::Error::ConnectionLost => {
+            "The connection to the message broker was lost while waiting for the engine".into()
+        }
+        rpc::Error::Unavailable => "The message broker is unreachable".into(),
+        _ => "The message broker did not take the request".into(),
+    }
+}
+
+fn outcome_unknown_message(
+    after: std::time::Duration,
+    change: Change,
+    movie: uuid::Uuid,
+) -> String {
+    let waited = if after.is_zero() {
+        "The connection to the engine was lost before it answered".to_string()
+    } else {
+        format!("The engine did not answer within {} s", after.as_secs())
+    };
+    let (done, retry) = match change {
+        Change::Create => (
+            "created",
+            ", and a retry with the same Idempotency-Key cannot make a second movie",
+        ),
+        Change::Update => ("changed", ""),
+        Change::Delete => ("deleted", ""),
+    };
+    format!(
+        "{waited}: the outcome is unknown. Movie {movie} may have been {done}: \
+         GET /v1/movies/{movie} tells{retry}."
+    )
 }
 
 #[cfg(test)]

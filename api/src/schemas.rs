@@ -1,7 +1,9 @@
 //! Requests parsed once, at the edge, into the engine's typed values. Code
 //! past this module never checks a name, URL, limit or marker again.
 
-use engine::objects::{ListQuery, MAX_LIMIT, MovieState, MovieUpdate, NewMovie, SortDir, SortKey};
+use engine::objects::{
+    ListQuery, MAX_LIMIT, MovieState, MovieUpdate, NewMovie, SortDir, SortKey, rules,
+};
 use hyper::body::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -24,12 +26,15 @@ const READ_ONLY: [&str; 8] = [
 /// Fields that may be given but never as `null`.
 const NOT_NULL: [&str; 3] = ["name", "url", "meta"];
 
+/// The engine's own field rules (`engine::objects::rules`) read the URL and
+/// the rank, so the API answers exactly as the engine would.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     name: String,
+    #[serde(deserialize_with = "rules::deserialize_url")]
     url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rules::deserialize_rank")]
     rank: Option<i64>,
     #[serde(default)]
     meta: Option<Map<String, Value>>,
@@ -38,7 +43,8 @@ struct CreateBody {
 /// `POST /v1/movies` body → a new movie with a fresh id.
 ///
 /// # Errors
-/// 400 for malformed JSON, wrong types, unknown or read-only fields, a bad name or URL.
+/// 400 for malformed JSON, wrong types, unknown or read-only fields, a bad
+/// name, URL, rank or meta (the engine's rules, `engine::objects::rules`).
 pub fn create_body(body: &Bytes) -> Result<NewMovie, ApiError> {
     let body: CreateBody = parse_object(body)?;
     let movie = NewMovie {
@@ -230,6 +236,41 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn the_engine_rules_give_400s_naming_the_rule() {
+        let deep = r#"{"a": {"b": {"c": {"d": {"e": {}}}}}}"#;
+        let big = format!(r#"{{"k": "{}"}}"#, "x".repeat(8192));
+        for (fields, rule) in [
+            (r#""name": "a\u0000b""#, "control characters"),
+            (r#""name": "new\nline""#, "control characters"),
+            (r#""name": "\u202eevil""#, "bidirectional controls"),
+            (r#""name": "trail ""#, "whitespace"),
+            (r#""rank": 1.5"#, "rank must be an integer"),
+            (r#""rank": 9223372036854775808"#, "rank must be an integer"),
+            (&format!(r#""meta": {deep}"#), "5 levels deep"),
+            (&format!(r#""meta": {big}"#), "8192 bytes"),
+            (r#""meta": {"k": "a\u0000"}"#, "U+0000"),
+        ] {
+            let mut body = format!(r#"{{"name": "A", "url": "http://e.com/a", {fields}}}"#);
+            if fields.starts_with(r#""name""#) {
+                body = format!(r#"{{"url": "http://e.com/a", {fields}}}"#);
+            }
+            let error = create_body(&bytes(&body)).expect_err(&body);
+            assert!(error.to_string().contains(rule), "{body}: {error}");
+            let update = update_body(&bytes(&format!("{{{fields}}}"))).expect_err(fields);
+            assert!(update.to_string().contains(rule), "{fields}: {update}");
+        }
+    }
+
+    #[test]
+    fn a_url_scheme_in_any_case_is_accepted_and_lowered() {
+        let movie =
+            create_body(&bytes(r#"{"name": "A", "url": "HTTP://E.com/A"}"#)).expect("valid");
+        assert_eq!(movie.url, "http://E.com/A");
+        let update = update_body(&bytes(r#"{"url": "Https://e.com/"}"#)).expect("valid");
+        assert_eq!(update.url.as_deref(), Some("https://e.com/"));
     }
 
     #[test]

@@ -101,6 +101,8 @@ pub struct AppState {
     pub idle_timeout: Option<Duration>,
     /// `[api] client_header_timeout`: the time to send a request's headers (no slowloris).
     pub header_timeout: Duration,
+    /// `[api] public_endpoint` without a trailing `/`: the base of every link when set.
+    pub public_endpoint: Option<String>,
 }
 
 impl AppState {
@@ -116,6 +118,9 @@ impl AppState {
             header_timeout: Duration::from_secs(
                 config.int(&conf::CLIENT_HEADER_TIMEOUT).unsigned_abs(),
             ),
+            public_endpoint: config
+                .str(&conf::PUBLIC_ENDPOINT)
+                .map(|endpoint| endpoint.trim_end_matches('/').to_owned()),
         }
     }
 }
@@ -199,6 +204,11 @@ async fn connection(
     state: Arc<AppState>,
     shutdown: Shutdown,
 ) {
+    // Links fall back to the address the client reached; the listener's
+    // own may be the unspecified 0.0.0.0.
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         last_done: Mutex::new(Instant::now()),
@@ -211,7 +221,7 @@ async fn connection(
                 (Arc::clone(&state), Arc::clone(&activity), shutdown.clone());
             async move {
                 activity.in_flight.fetch_add(1, Ordering::AcqRel);
-                let response = middleware::handle(request, peer, &state, &shutdown).await;
+                let response = middleware::handle(request, peer, local, &state, &shutdown).await;
                 *activity
                     .last_done
                     .lock()
@@ -222,11 +232,17 @@ async fn connection(
         })
     };
     let mut builder = http1::Builder::new();
+    // hyper's head limits sit above the middleware's, which answer in JSON;
+    // one buffer per write lets ErrorBodies see hyper's own answers whole.
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(state.header_timeout)
+        .max_headers(middleware::HYPER_MAX_HEADERS)
+        .max_header_size(middleware::HYPER_MAX_HEADER_BYTES)
+        .writev(false)
         .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let io = TokioIo::new(middleware::ErrorBodies::new(stream, peer));
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     loop {
         let limit = if shutdown.is_requested() {

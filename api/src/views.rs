@@ -5,11 +5,12 @@ use engine::objects::{ListQuery, Movie, SortDir, SortKey};
 use serde_json::{Value, json};
 
 /// `{"movies": [...], "next": "<url>"}`; `next` only when more remain.
-/// `movies` holds up to `query.limit + 1` entries: the extra one only says
-/// that another page exists and is not shown.
-pub fn movie_list(base: &str, query: &ListQuery, mut movies: Vec<Movie>) -> Value {
+/// `movies` holds up to `query.limit + 1` entries: an extra one only says
+/// that another page exists and is not shown; `more` says so too when the
+/// engine ended the page early (to keep its reply small).
+pub fn movie_list(base: &str, query: &ListQuery, mut movies: Vec<Movie>, more: bool) -> Value {
     let limit = query.limit as usize;
-    let more = movies.len() > limit;
+    let more = more || movies.len() > limit;
     movies.truncate(limit);
     let mut body = json!({ "movies": movies });
     if more && let Some(last) = movies.last() {
@@ -67,7 +68,12 @@ mod tests {
             limit: 2,
             ..ListQuery::default()
         };
-        let full = movie_list("http://h", &query, vec![movie(1), movie(2), movie(3)]);
+        let full = movie_list(
+            "http://h",
+            &query,
+            vec![movie(1), movie(2), movie(3)],
+            false,
+        );
         assert_eq!(full["movies"].as_array().map(Vec::len), Some(2));
         let next = full["next"].as_str().expect("next");
         assert!(
@@ -75,7 +81,13 @@ mod tests {
                 "http://h/v1/movies?limit=2&marker=00000000-0000-0000-0000-000000000002"
             )
         );
-        let last = movie_list("http://h", &query, vec![movie(1), movie(2)]);
+        let last = movie_list("http://h", &query, vec![movie(1), movie(2)], false);
         assert!(last.get("next").is_none());
+        let cut = movie_list("http://h", &query, vec![movie(1)], true);
+        assert!(
+            cut["next"]
+                .as_str()
+                .is_some_and(|next| next.contains("marker=00000000-0000-0000-0000-000000000001"))
+        );
     }
 }

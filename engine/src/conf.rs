@@ -151,6 +151,20 @@ pub static PERIODIC_INTERVAL: Opt = Opt::new(
      files in storage_dir that no movie refers to. One worker per host runs them at a time.",
 );
 
+/// `[engine] storage_check_interval`.
+pub static STORAGE_CHECK_INTERVAL: Opt = Opt::new(
+    "engine",
+    "storage_check_interval",
+    OptKind::Int {
+        min: Some(1),
+        max: None,
+    },
+    "10",
+    "Seconds between checks that storage_dir is a writable directory with free space. While \
+     the check fails, a starting worker does not become ready, a running one starts no \
+     download, and GET /healthcheck of the API answers 503 with the reason.",
+);
+
 /// `[database] connection`: the SQLAlchemy-style database URL.
 pub static CONNECTION: Opt = Opt {
     section: "database",
@@ -216,6 +230,7 @@ pub static OPTS: &[&Opt] = &[
     &DOWNLOAD_IDLE_TIMEOUT,
     &DOWNLOAD_CLAIM_TIMEOUT,
     &PERIODIC_INTERVAL,
+    &STORAGE_CHECK_INTERVAL,
     &CONNECTION,
     &MAX_POOL_SIZE,
     &MAX_RETRIES,

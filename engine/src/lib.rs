@@ -11,14 +11,17 @@
 //!   downloads; the network policy and the streaming fetch of a movie.
 //! - `manager` (feature `server`): [`EngineManager`], the RPC endpoint; a thin dispatcher.
 //! - `periodic` (feature `server`): removing files no movie refers to, one worker per host.
+//! - `store_marker` (feature `server`): the marker binding `storage_dir` to its database.
 //! - `service` (feature `server`): [`EngineService`], the launcher service of `pymsboot-engine`.
+//! - `storage` (feature `server`): the check that `storage_dir` can hold movies, and
+//!   its latest verdict, which gates readiness, downloads and `get_health`.
 //! - `test_util` (feature `test-util`): `TestDb`, a fresh migrated database per test.
 
 pub use error::Error;
 #[cfg(feature = "server")]
 pub use manager::EngineManager;
 pub use objects::{ListQuery, Movie, MovieState, MovieUpdate, NewMovie, SortDir, SortKey};
-pub use rpcapi::{CallError, EngineClient, RPC_API_VERSION};
+pub use rpcapi::{CallError, EngineClient, EngineHealth, MoviePage, RPC_API_VERSION};
 #[cfg(feature = "server")]
 pub use service::EngineService;
 
@@ -36,5 +39,9 @@ mod periodic;
 pub mod rpcapi;
 #[cfg(feature = "server")]
 mod service;
+#[cfg(feature = "server")]
+pub mod storage;
+#[cfg(feature = "server")]
+pub mod store_marker;
 #[cfg(feature = "test-util")]
 pub mod test_util;

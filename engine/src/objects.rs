@@ -1,10 +1,17 @@
 //! The movie and the values around it: what the store keeps, what the RPC
 //! methods take and return, what the API renders. Serde types shared by the
-//! engine and the API.
+//! engine and the API. The rules their fields obey, the same whichever
+//! database stores them, are in [`rules`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
+
+pub use rules::{
+    MAX_META_BYTES, MAX_META_DEPTH, MAX_NAME_LEN, MAX_URL_LEN, check_meta, check_name, check_url,
+};
+
+pub mod rules;
 
 /// Where a movie's download stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,10 +90,11 @@ pub struct NewMovie {
     pub uuid: Option<Uuid>,
     /// Unique name.
     pub name: String,
-    /// Where to download it from.
+    /// Where to download it from; the scheme is lowered as it is read.
+    #[serde(deserialize_with = "rules::deserialize_url")]
     pub url: String,
     /// Optional rank.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rules::deserialize_rank")]
     pub rank: Option<i64>,
     /// Optional metadata.
     #[serde(default)]
@@ -104,81 +112,48 @@ pub struct MovieUpdate {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "double_option"
+        serialize_with = "double_option::serialize",
+        deserialize_with = "rules::deserialize_rank_update"
     )]
     pub rank: Option<Option<i64>>,
-    /// A new URL: the movie is downloaded again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A new URL: the movie is downloaded again. The scheme is lowered as it is read.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "rules::deserialize_optional_url"
+    )]
     pub url: Option<String>,
     /// New metadata (replaces the old).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Map<String, Value>>,
 }
 
-/// The longest movie name.
-pub const MAX_NAME_LEN: usize = 255;
-/// The longest movie URL.
-pub const MAX_URL_LEN: usize = 2048;
-
-/// Checks a movie name: 1–255 characters.
-///
-/// # Errors
-/// A sentence saying what is wrong, for an `Invalid` error.
-pub fn check_name(name: &str) -> Result<(), String> {
-    let length = name.chars().count();
-    if length == 0 || length > MAX_NAME_LEN || name.trim().is_empty() {
-        return Err(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters, not only blanks"
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a movie URL: http or https with a host, at most 2048 characters.
-///
-/// # Errors
-/// A sentence saying what is wrong, for an `Invalid` error.
-pub fn check_url(url: &str) -> Result<(), String> {
-    if url.len() > MAX_URL_LEN {
-        return Err(format!("url must be at most {MAX_URL_LEN} characters"));
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| "url must start with http:// or https://".to_string())?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
-    if host.is_empty()
-        || host.starts_with(':')
-        || url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err("url must name a host and contain no blanks".to_string());
-    }
-    Ok(())
-}
-
 impl NewMovie {
-    /// Checks the name and URL.
+    /// Checks the name, URL and meta (see [`rules`]).
     ///
     /// # Errors
-    /// What is wrong, as a sentence.
+    /// The rule broken, as a sentence.
     pub fn validate(&self) -> Result<(), String> {
         check_name(&self.name)?;
-        check_url(&self.url)
+        check_url(&self.url)?;
+        check_meta(&self.meta)
     }
 }
 
 impl MovieUpdate {
-    /// Checks the fields present.
+    /// Checks the fields present (see [`rules`]).
     ///
     /// # Errors
-    /// What is wrong, as a sentence.
+    /// The rule broken, as a sentence.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(name) = &self.name {
             check_name(name)?;
         }
         if let Some(url) = &self.url {
             check_url(url)?;
+        }
+        if let Some(meta) = &self.meta {
+            check_meta(meta)?;
         }
         Ok(())
     }
@@ -249,9 +224,10 @@ impl Default for ListQuery {
     }
 }
 
-/// `Option<Option<T>>` where a JSON `null` means "clear" and absence means "keep".
+/// `Option<Option<T>>` where a JSON `null` means "clear" and absence means
+/// "keep" ([`rules::deserialize_rank_update`] reads it back).
 mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Serialize, Serializer};
 
     pub fn serialize<T: Serialize, S: Serializer>(
         value: &Option<Option<T>>,
@@ -261,12 +237,6 @@ mod double_option {
             Some(inner) => inner.serialize(serializer),
             None => serializer.serialize_none(),
         }
-    }
-
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(deserializer).map(Some)
     }
 }
 
@@ -306,28 +276,22 @@ mod tests {
     }
 
     #[test]
-    fn names_and_urls_are_checked() {
-        assert!(check_name("Alien").is_ok());
-        for bad in ["", "   ", &"x".repeat(256)] {
-            assert!(check_name(bad).is_err(), "{bad:?}");
-        }
-        assert!(check_name(&"é".repeat(255)).is_ok());
-        for good in [
-            "http://example.com/a.mp4",
-            "https://u:p@example.com:8443/x?y=1",
-        ] {
-            assert!(check_url(good).is_ok(), "{good}");
-        }
-        let long = format!("http://e.com/{}", "a".repeat(2048));
-        for bad in [
-            "ftp://example.com/a",
-            "http://",
-            "http:///path",
-            "http://a b/",
-            "example.com",
-            long.as_str(),
-        ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+    fn urls_read_from_json_have_their_scheme_lowered_and_ranks_must_fit_64_bits() {
+        let new: NewMovie =
+            serde_json::from_value(json!({"name": "a", "url": "HTTP://Example.com/A"}))
+                .expect("parse");
+        assert_eq!(new.url, "http://Example.com/A");
+        let update: MovieUpdate =
+            serde_json::from_value(json!({"url": "Https://e.com/"})).expect("parse");
+        assert_eq!(update.url.as_deref(), Some("https://e.com/"));
+        for rank in [json!(1.5), json!(9_223_372_036_854_775_808_u64)] {
+            assert!(serde_json::from_value::<MovieUpdate>(json!({ "rank": rank })).is_err());
+            assert!(
+                serde_json::from_value::<NewMovie>(
+                    json!({"name": "a", "url": "http://e", "rank": rank})
+                )
+                .is_err()
+            );
         }
     }
 

@@ -1,8 +1,10 @@
-//! Periodic tasks of the engine: removing files in `storage_dir` that no
-//! movie refers to (deleted on another host, or left by a crash). One worker
-//! per host runs them at a time: the one holding a lock file in the storage
-//! directory; when it dies the lock passes to another worker.
+//! Periodic tasks of the engine: removing files in `storage_dir` that this
+//! store deleted (on another host) or left behind (a crash mid-download),
+//! and nothing it cannot prove is its own. One worker per host runs them at
+//! a time: the one holding a lock file in the storage directory; when it
+//! dies the lock passes to another worker.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::db::Store;
 use crate::downloader::Downloader;
+use crate::store_marker::is_movie_file;
 
 const LOCK_FILE: &str = ".pymsboot-periodic.lock";
 
@@ -26,6 +29,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let mut lock: Option<Flock<File>> = None;
+    let mut cleanup = Cleanup::default();
     let mut ticks = tokio::time::interval(interval);
     loop {
         tokio::select! {
@@ -40,7 +44,7 @@ pub async fn run(
             tracing::info!("this worker runs the periodic tasks of this host");
         }
         downloader.kick();
-        if let Err(error) = remove_orphans(&store, &storage_dir, claim_timeout).await {
+        if let Err(error) = cleanup.run(&store, &storage_dir, claim_timeout).await {
             tracing::warn!(%error, "cannot clean the storage directory");
         }
     }
@@ -57,22 +61,116 @@ fn try_lock(storage_dir: &Path) -> Option<Flock<File>> {
     Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
 }
 
-/// Removes `<uuid>` and `<uuid>.part` files no movie refers to, and `.part`
-/// files no download has touched for twice as long as a claim lives.
-async fn remove_orphans(
-    store: &Store,
-    storage_dir: &Path,
-    claim_timeout: Duration,
-) -> std::io::Result<()> {
-    let known = store.stored_ids().await.map_err(std::io::Error::other)?;
+/// How long the record of a deletion is kept: long enough for the cleanup of
+/// every host sharing the database to have run many times.
+const DELETIONS_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// One file of `storage_dir` named like a movie's.
+struct MovieFile {
+    name: String,
+    id: uuid::Uuid,
+    partial: bool,
+    idle: Duration,
+}
+
+/// What the cleanup remembers between runs: the unknown files it has
+/// already reported, so each is reported once.
+#[derive(Default)]
+struct Cleanup {
+    reported: HashSet<String>,
+}
+
+impl Cleanup {
+    /// Removes only files this store can prove are its own and unneeded: the
+    /// files of movies it deleted, and `.part` files of its movies that no
+    /// download has touched for twice as long as a claim lives. Files of no
+    /// movie it knows are reported and kept; when they are most of the
+    /// directory, the database is probably not this directory's and nothing
+    /// is removed at all.
+    async fn run(
+        &mut self,
+        store: &Store,
+        storage_dir: &Path,
+        claim_timeout: Duration,
+    ) -> std::io::Result<()> {
+        let files = movie_files(storage_dir).await?;
+        let known = store.stored_ids().await.map_err(std::io::Error::other)?;
+        let deleted = store.deleted_ids().await.map_err(std::io::Error::other)?;
+        let mut removable = Vec::new();
+        let mut unknown = Vec::new();
+        for file in &files {
+            // Young files may belong to a movie created after `known` was read.
+            if file.idle <= claim_timeout {
+                continue;
+            }
+            if known.contains(&file.id) {
+                if file.partial && file.idle > 2 * claim_timeout {
+                    removable.push(file);
+                }
+            } else if deleted.contains(&file.id) {
+                removable.push(file);
+            } else {
+                unknown.push(file);
+            }
+        }
+        self.report_unknown(&unknown, storage_dir);
+        if unknown.len() * 2 > files.len() && !removable.is_empty() {
+            tracing::error!(
+                dir = %storage_dir.display(),
+                unknown = unknown.len(),
+                files = files.len(),
+                "most files in the storage directory belong to no movie of this database; \
+                 removing nothing. Check [database] connection"
+            );
+            return Ok(());
+        }
+        for file in removable {
+            match tokio::fs::remove_file(storage_dir.join(&file.name)).await {
+                Ok(()) => tracing::info!(file = %file.name, "removed a file no movie needs"),
+                Err(error) => {
+                    tracing::warn!(file = %file.name, %error, "cannot remove a leftover file")
+                }
+            }
+        }
+        let before = i64::try_from(
+            (SystemTime::now() - DELETIONS_KEPT)
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros(),
+        )
+        .unwrap_or(0);
+        store
+            .forget_deletions_before(before)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok(())
+    }
+
+    fn report_unknown(&mut self, unknown: &[&MovieFile], storage_dir: &Path) {
+        let new: Vec<&str> = unknown
+            .iter()
+            .map(|file| file.name.as_str())
+            .filter(|name| !self.reported.contains(*name))
+            .collect();
+        if !new.is_empty() {
+            tracing::warn!(
+                dir = %storage_dir.display(),
+                files = %new.join(", "),
+                "files named like movies that this database never had; kept. Move them \
+                 away if they are not needed"
+            );
+        }
+        self.reported = unknown.iter().map(|file| file.name.clone()).collect();
+    }
+}
+
+/// The files of `storage_dir` named `<uuid>` or `<uuid>.part`.
+async fn movie_files(storage_dir: &Path) -> std::io::Result<Vec<MovieFile>> {
+    let mut files = Vec::new();
     let mut entries = tokio::fs::read_dir(storage_dir).await?;
     while let Some(entry) = entries.next_entry().await? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let (stem, partial) = match name.strip_suffix(".part") {
-            Some(stem) => (stem, true),
-            None => (name.as_str(), false),
-        };
-        let Ok(id) = uuid::Uuid::try_parse(stem) else {
+        let Some((id, partial)) = is_movie_file(&name) else {
             continue;
         };
         let idle = entry
@@ -82,17 +180,12 @@ async fn remove_orphans(
             .ok()
             .and_then(|modified| SystemTime::now().duration_since(modified).ok())
             .unwrap_or_default();
-        // Young files may belong to a movie created after `known` was read.
-        let orphan =
-            (idle > claim_timeout && !known.contains(&id)) || (partial && idle > 2 * claim_timeout);
-        if orphan {
-            match tokio::fs::remove_file(entry.path()).await {
-                Ok(()) => tracing::info!(file = %name, "removed a file no movie refers to"),
-                Err(error) => {
-                    tracing::warn!(file = %name, %error, "cannot remove an orphaned file")
-                }
-            }
-        }
+        files.push(MovieFile {
+            name,
+            id,
+            partial,
+            idle,
+        });
     }
-    Ok(())
+    Ok(files)
 }

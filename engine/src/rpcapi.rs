@@ -1,23 +1,31 @@
 //! [`EngineClient`]: the typed client of the engine's RPC API, used by the API
 //! service (and by tests).
 //!
-//! RPC API version history (one version, shared by this client and the
-//! manager through [`RPC_API_VERSION`]):
+//! RPC API version history (the manager implements [`RPC_API_VERSION`]; the
+//! client asks each method at the version that introduced it, so a newer API
+//! keeps working against an older engine during a rolling upgrade):
 //! - 1.0: `get_movie`, `get_all_movie`, `create_movie`, `update_movie`,
 //!   `delete_movie`.
+//! - 1.1: `get_health`; `get_all_movie(paged=true)` answers
+//!   `{"movies": [...], "more": bool}` and may end a page early to keep its
+//!   reply small. The client sends `paged` at 1.0: an older engine ignores the
+//!   argument and answers a bare list, never cut short.
 
 use std::time::Duration;
 
 use rpc::{Context, RpcClient, Target, Transport};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::error::Error;
 use crate::objects::{ListQuery, Movie, MovieUpdate, NewMovie};
 
-/// The version the manager implements and the client asks for.
-pub const RPC_API_VERSION: &str = "1.0";
+/// The version the manager implements.
+pub const RPC_API_VERSION: &str = "1.1";
+/// The version the client asks the methods of 1.0 at.
+const BASE_VERSION: &str = "1.0";
 /// The namespace of the engine's endpoint.
 pub const NAMESPACE: &str = "engine";
 
@@ -35,6 +43,18 @@ pub enum CallError {
     Decode(String),
 }
 
+impl CallError {
+    /// Whether the engine does not know the method or its version: an older
+    /// engine, during a rolling upgrade.
+    pub fn is_unsupported(&self) -> bool {
+        let remote = match self {
+            CallError::Rpc(error) => error.remote(),
+            _ => None,
+        };
+        remote.is_some_and(|r| matches!(r.class.as_str(), "UnsupportedVersion" | "NoSuchMethod"))
+    }
+}
+
 impl From<rpc::Error> for CallError {
     fn from(error: rpc::Error) -> CallError {
         match error.remote().and_then(Error::from_remote) {
@@ -42,6 +62,33 @@ impl From<rpc::Error> for CallError {
             None => CallError::Rpc(error),
         }
     }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MoviePage {
+    /// The movies, in the listing's order.
+    pub movies: Vec<Movie>,
+    /// Whether the engine ended the page before `limit` to keep its reply
+    /// small: more movies follow the last one.
+    pub more: bool,
+}
+
+/// What `get_all_movie(paged=true)` answers, by engine version.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PageReply {
+    Page(MoviePage),
+    List(Vec<Movie>),
+}
+
+/// What an engine says about its own health (`get_health`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct EngineHealth {
+    /// Why its storage directory cannot hold movies, without the path;
+    /// `None` when it can.
+    #[serde(default)]
+    pub storage: Option<String>,
 }
 
 /// Calls the engines of one topic.
@@ -55,7 +102,7 @@ impl EngineClient {
     pub fn new(transport: &Transport, topic: &str) -> EngineClient {
         let target = Target::new(topic)
             .namespace(NAMESPACE)
-            .version(RPC_API_VERSION);
+            .version(BASE_VERSION);
         EngineClient {
             client: RpcClient::new(transport, target),
         }
@@ -83,6 +130,21 @@ impl EngineClient {
         self.call(context, "get_movie", json!({"uuid": id})).await
     }
 
+    /// `get_health()` (call, 1.1): the answer of whichever engine takes it.
+    ///
+    /// # Errors
+    /// [`CallError::Rpc`]; an engine older than 1.1 answers with a remote
+    /// `UnsupportedVersion` ([`CallError::is_unsupported`]).
+    pub async fn get_health(&self, context: &Context) -> Result<EngineHealth, CallError> {
+        let target = self.client.target().clone().version("1.1");
+        let result = self
+            .client
+            .prepare(target)
+            .call(context, "get_health", Map::new())
+            .await?;
+        serde_json::from_value(result).map_err(|e| CallError::Decode(format!("get_health: {e}")))
+    }
+
     /// `get_all_movie(limit, marker, sort_key, sort_dir, state)` (call).
     ///
     /// # Errors
@@ -94,6 +156,29 @@ impl EngineClient {
     ) -> Result<Vec<Movie>, CallError> {
         let args = serde_json::to_value(query).map_err(|e| CallError::Decode(e.to_string()))?;
         self.call(context, "get_all_movie", args).await
+    }
+
+    /// `get_all_movie(..., paged=true)` (call): a page the engine may end
+    /// early to keep its reply small, and whether more movies follow. An
+    /// engine that predates `paged` answers a bare list; then `more` is false.
+    ///
+    /// # Errors
+    /// As [`EngineClient::get_all_movie`].
+    pub async fn list_movies(
+        &self,
+        context: &Context,
+        query: &ListQuery,
+    ) -> Result<MoviePage, CallError> {
+        let mut args = serde_json::to_value(query).map_err(|e| CallError::Decode(e.to_string()))?;
+        args["paged"] = Value::Bool(true);
+        let page: PageReply = self.call(context, "get_all_movie", args).await?;
+        Ok(match page {
+            PageReply::Page(page) => page,
+            PageReply::List(movies) => MoviePage {
+                movies,
+                more: false,
+            },
+        })
     }
 
     /// `create_movie(content_json)` (call): the movie is committed when this returns.

@@ -1,6 +1,7 @@
 //! The engine as a launcher service: each worker connects to the broker and
-//! the database, applies pending migrations when asked to, resumes
-//! interrupted downloads, serves the RPC methods, and drains on stop.
+//! the database, applies pending migrations when asked to, waits until its
+//! storage directory passes the storage check, resumes interrupted
+//! downloads, serves the RPC methods, and drains on stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +14,16 @@ use crate::db::Store;
 use crate::downloader::{DownloadSettings, Downloader, FetchSettings};
 use crate::manager::EngineManager;
 use crate::periodic;
+use crate::storage::StorageHealth;
+use crate::store_marker;
 
 /// The pause before the first retry of a failed download (it doubles).
 const RETRY_BACKOFF: Duration = Duration::from_secs(1);
 /// How often an idle downloader looks for work it was not told about.
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// How often a worker whose storage directory fails the check at start
+/// checks again.
+const STORAGE_RETRY: Duration = Duration::from_secs(3);
 
 /// The engine as a launcher service.
 #[derive(Debug, Default)]
@@ -47,8 +53,28 @@ impl Service for EngineService {
             store.migrate().await?;
         }
         let downloads = download_settings(config);
+        // A worker that cannot store movies must not take requests: at a
+        // reload, this keeps the old generation serving.
+        let storage = StorageHealth::new(downloads.storage_dir.clone());
+        if !storage
+            .wait_usable(&readiness, STORAGE_RETRY, &shutdown)
+            .await
+        {
+            reporting.abort();
+            transport.close().await;
+            return Ok(());
+        }
+        let checking = tokio::spawn(storage.clone().watch(
+            seconds(config, &conf::STORAGE_CHECK_INTERVAL),
+            shutdown.clone(),
+        ));
+        // Before anything may touch the files: a database that is not these
+        // files' own would make every one of them look orphaned.
+        let database =
+            crate::db::DatabaseUrl::parse(config.str(&conf::CONNECTION).unwrap_or_default())?;
+        store_marker::bind(&store, &downloads.storage_dir, &database.to_string()).await?;
         let owner = format!("{}:{}:{}", host(config), std::process::id(), rpc::new_id());
-        let downloader = Downloader::new(store.clone(), downloads.clone(), owner)?;
+        let downloader = Downloader::new(store.clone(), downloads.clone(), owner, storage)?;
         let manager = EngineManager::new(store.clone(), Arc::clone(&downloader));
         let target = Target::new(config.str(&conf::TOPIC).unwrap_or("pymsboot_engine"))
             .server(&host(config));
@@ -58,7 +84,7 @@ impl Service for EngineService {
             store,
             downloader,
             downloads.storage_dir.clone(),
-            Duration::from_secs(config.int(&conf::PERIODIC_INTERVAL).unsigned_abs()),
+            seconds(config, &conf::PERIODIC_INTERVAL),
             downloads.claim_timeout,
             shutdown.clone(),
         ));
@@ -69,9 +95,14 @@ impl Service for EngineService {
         server.serve(on_ready, shutdown.requested()).await?;
         let _ = downloading.await;
         let _ = housekeeping.await;
+        let _ = checking.await;
         transport.close().await;
         Ok(())
     }
+}
+
+fn seconds(config: &Config, opt: &launcher::Opt) -> Duration {
+    Duration::from_secs(config.int(opt).unsigned_abs())
 }
 
 fn host(config: &Config) -> String {
@@ -79,7 +110,6 @@ fn host(config: &Config) -> String {
 }
 
 fn download_settings(config: &Config) -> DownloadSettings {
-    let seconds = |opt| Duration::from_secs(config.int(opt).unsigned_abs());
     let max_size = config.int(&conf::MAX_DOWNLOAD_SIZE).unsigned_abs();
     DownloadSettings {
         storage_dir: config
@@ -89,14 +119,14 @@ fn download_settings(config: &Config) -> DownloadSettings {
         max_concurrent: usize::try_from(config.int(&conf::MAX_CONCURRENT_DOWNLOADS)).unwrap_or(4),
         max_size: (max_size > 0).then_some(max_size),
         fetch: FetchSettings {
-            connect_timeout: seconds(&conf::DOWNLOAD_CONNECT_TIMEOUT),
-            idle_timeout: seconds(&conf::DOWNLOAD_IDLE_TIMEOUT),
+            connect_timeout: seconds(config, &conf::DOWNLOAD_CONNECT_TIMEOUT),
+            idle_timeout: seconds(config, &conf::DOWNLOAD_IDLE_TIMEOUT),
             allow_private_networks: config.bool(&conf::ALLOW_PRIVATE_NETWORKS),
             ..FetchSettings::default()
         },
         retries: u32::try_from(config.int(&conf::DOWNLOAD_RETRIES)).unwrap_or(3),
         retry_backoff: RETRY_BACKOFF,
-        claim_timeout: seconds(&conf::DOWNLOAD_CLAIM_TIMEOUT),
+        claim_timeout: seconds(config, &conf::DOWNLOAD_CLAIM_TIMEOUT),
         poll_interval: POLL_INTERVAL,
     }
 }

@@ -34,6 +34,10 @@ mod store {
     mod claims;
     // Migrations: idempotent, concurrent; connecting and retries.
     mod migrate;
+    // The store bound to its storage directory; repeated creates.
+    mod binding;
+    // Names compare exactly on every backend, also after migrating a store with movies.
+    mod exact_names;
     // Helpers shared by the modules above.
     mod support;
 }

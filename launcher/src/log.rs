@@ -25,6 +25,8 @@
 //! - `format`: the text and JSON line formats.
 //! - `layer`: the tracing layer that collects an event and its request id.
 //! - `reopen`: the append-only file and stderr sinks, and their swaps.
+//! - `append`: each record whole or absent on a full disk, and the count of
+//!   the absent ones.
 
 use std::fmt;
 use std::io;
@@ -41,11 +43,13 @@ use tracing_subscriber::{Registry, reload};
 use crate::conf::Config;
 use crate::conf::options::{DEBUG, LOG_DIR, LOG_FILE, USE_JSON, USE_STDERR};
 
+mod append;
 mod filter;
 mod format;
 mod layer;
 mod reopen;
 
+pub use append::LossReport;
 use layer::OsloLayer;
 use reopen::Sinks;
 
@@ -238,6 +242,12 @@ impl LogHandle {
     /// The log file in use, if any.
     pub fn path(&self) -> Option<PathBuf> {
         self.inner.sinks.current_path()
+    }
+
+    /// The records this process could not write (disk full, I/O error), for
+    /// the `SIGUSR2` state report.
+    pub fn losses(&self) -> LossReport {
+        self.inner.sinks.losses()
     }
 }
 

@@ -176,6 +176,7 @@ struct WorkerSignals {
     interrupt: tokio::signal::unix::Signal,
     quit: tokio::signal::unix::Signal,
     reopen: tokio::signal::unix::Signal,
+    report: tokio::signal::unix::Signal,
     ignored: Vec<(&'static str, tokio::signal::unix::Signal)>,
 }
 
@@ -185,7 +186,6 @@ fn install_signals() -> std::io::Result<WorkerSignals> {
     let mut ignored = Vec::new();
     for (name, number) in [
         ("SIGHUP", libc::SIGHUP),
-        ("SIGUSR2", libc::SIGUSR2),
         ("SIGTTIN", libc::SIGTTIN),
         ("SIGTTOU", libc::SIGTTOU),
         ("SIGWINCH", libc::SIGWINCH),
@@ -197,6 +197,7 @@ fn install_signals() -> std::io::Result<WorkerSignals> {
         interrupt: signal(SignalKind::interrupt())?,
         quit: signal(SignalKind::quit())?,
         reopen: signal(SignalKind::user_defined1())?,
+        report: signal(SignalKind::user_defined2())?,
         ignored,
     };
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
@@ -218,6 +219,11 @@ async fn handle_signals(mut signals: WorkerSignals, trigger: Trigger, log: LogHa
                 if let Err(error) = log.reopen() {
                     tracing::error!(%error, "could not reopen the log file; still writing to the old one");
                 }
+                continue;
+            }
+            // The master's SIGUSR2 report, passed on: what only this worker knows.
+            _ = signals.report.recv() => {
+                tracing::info!("state report: {}", log.losses());
                 continue;
             }
             name = ignored => {

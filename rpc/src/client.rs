@@ -121,7 +121,10 @@ impl RpcClient {
     /// [`Error::Unavailable`] when no broker is connected within that wait;
     /// [`Error::NoServer`] when no queue takes the call within it;
     /// [`Error::Timeout`] when no reply comes in time; [`Error::ConnectionLost`]
-    /// when the connection drops meanwhile; [`Error::Remote`] when the method raised.
+    /// when the connection drops meanwhile; [`Error::Remote`] when the method raised
+    /// (or its result was too large to send back); [`Error::MessageTooLarge`],
+    /// at once, when the request is over `max_message_size`; [`Error::Refused`]
+    /// when the broker refused the request.
     pub async fn call(
         &self,
         context: &Context,
@@ -133,12 +136,19 @@ impl RpcClient {
         }
         let deadline = Instant::now() + self.timeout;
         let route_deadline = deadline.min(Instant::now() + ROUTE_WAIT);
+        let msg_id = new_id();
+        let call = CallInfo {
+            msg_id: msg_id.clone(),
+            reply_queue: self.replies.queue().to_string(),
+            monitor_timeout: None,
+        };
+        let body = self.request(context, method, args, Some(call)).encode();
+        self.transport.check_size(&body)?;
         let link = self
             .transport
             .link_before(route_deadline)
             .await
             .ok_or(Error::Unavailable)?;
-        let msg_id = new_id();
         let exchange = self.exchange_name();
         let routing_key = self.target.routing_key();
         let waited = tokio::time::timeout_at(deadline, async {
@@ -147,14 +157,9 @@ impl RpcClient {
                 .await?;
             let (sender, mut replies) = mpsc::unbounded_channel();
             let _registration = self.replies.register(&msg_id, sender);
-            let call = CallInfo {
-                msg_id: msg_id.clone(),
-                reply_queue: self.replies.queue().to_string(),
-                monitor_timeout: None,
-            };
-            let body = self.request(context, method, args, Some(call)).encode();
             let mut links = self.transport.subscribe();
             let mut pause = UNROUTED_FIRST_PAUSE;
+            let mut republished = false;
             loop {
                 let sent = self
                     .transport
@@ -164,9 +169,21 @@ impl RpcClient {
                         &body,
                         true,
                         Some(self.timeout),
+                        republished,
                     )
                     .await?;
-                match await_reply(sent, &mut replies, &mut links, link.generation).await? {
+                let shared = sent.shared();
+                let answer =
+                    match await_reply(sent, &mut replies, &mut links, link.generation).await {
+                        // Maybe refused for another message on the shared
+                        // channel: once more, alone (see `Transport::publish`).
+                        Err(Error::Refused(_)) if shared && !republished => {
+                            republished = true;
+                            continue;
+                        }
+                        answer => answer?,
+                    };
+                match answer {
                     Answer::Reply(outcome) => return outcome,
                     Answer::Unrouted if Instant::now() + pause < route_deadline => {
                         tokio::time::sleep(pause).await;
@@ -237,7 +254,8 @@ impl RpcClient {
     ///
     /// # Errors
     /// [`Error::Unavailable`] when no broker is connected, or the broker did
-    /// not accept the message.
+    /// not accept the message; [`Error::MessageTooLarge`], at once, when the
+    /// request is over `max_message_size`.
     pub async fn cast(
         &self,
         context: &Context,
@@ -245,6 +263,7 @@ impl RpcClient {
         args: Map<String, Value>,
     ) -> Result<(), Error> {
         let body = self.request(context, method, args, None).encode();
+        self.transport.check_size(&body)?;
         let route_deadline = Instant::now() + self.timeout.min(ROUTE_WAIT);
         if self.transport.link_before(route_deadline).await.is_none() {
             return Err(Error::Unavailable);

@@ -26,6 +26,22 @@ use crate::transport_url::BrokerHost;
 /// How long one TCP/AMQP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The largest message body published: a reply over it is replaced by a
+/// failure the caller can read, a request over it fails before it is sent.
+/// It stays well under RabbitMQ's default `max_message_size` (128 MiB in
+/// 3.x, 16 MiB since 4.0), whose refusal would cost a channel and leave the
+/// caller waiting for its timeout.
+pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
+
+/// How often a publish waiting for its confirm looks whether its channel
+/// has closed.
+const CLOSED_POLL: Duration = Duration::from_millis(100);
+
+/// Messages from this size up are published on a channel of their own: if a
+/// broker set below [`MAX_MESSAGE_SIZE`] refuses one, only that channel
+/// closes, not the one every other message shares.
+const OWN_CHANNEL_SIZE: usize = 1024 * 1024;
+
 /// One live connection.
 #[derive(Clone)]
 pub(crate) struct Link {
@@ -58,21 +74,56 @@ pub struct Transport {
 }
 
 /// A published message whose confirm may still be on its way.
-pub(crate) struct Sent(lapin::PublisherConfirm);
+pub(crate) struct Sent {
+    confirm: lapin::PublisherConfirm,
+    /// The channel the message went on.
+    channel: Channel,
+    /// Whether that channel is the message's own, closed once dropped.
+    own: bool,
+    transport: Transport,
+    generation: u64,
+}
 
 impl Sent {
+    /// Whether the message went on the channel other messages share (then a
+    /// refusal may have been meant for one of them).
+    pub(crate) fn shared(&self) -> bool {
+        !self.own
+    }
+
     /// Waits for the broker's confirm: `Ok(false)` when a mandatory message
     /// came back unroutable (no such queue).
+    ///
+    /// A failure while the connection is still up is [`Error::Refused`]:
+    /// the broker closed the channel, for this message or for another one
+    /// sharing the channel.
     pub(crate) async fn confirmed(self) -> Result<bool, Error> {
-        match self.0.await? {
-            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(true),
-            Confirmation::Ack(Some(_returned)) => Ok(false),
-            Confirmation::Nack(_) => Err(Error::NotConfirmed),
+        let confirmed = tokio::select! {
+            biased;
+            confirmed = self.confirm => confirmed,
+            () = closed(&self.channel) => {
+                // lapin fails the confirms pending when the channel closes,
+                // but not one registered while it was closing: that one
+                // would be awaited forever.
+                let error = lapin::ErrorKind::InvalidChannelState(
+                    lapin::ChannelState::Closed,
+                    "the channel closed before the confirm",
+                );
+                Err(error.into())
+            }
+        };
+        match confirmed {
+            Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => Ok(true),
+            Ok(Confirmation::Ack(Some(_returned))) => Ok(false),
+            Ok(Confirmation::Nack(_)) => Err(Error::NotConfirmed),
+            Err(error) if self.transport.is_up(self.generation) => Err(Error::Refused(error)),
+            Err(error) => Err(Error::Amqp(error)),
         }
     }
 }
 
 /// The exchange kinds oslo.messaging declares.
+#[derive(Clone, Copy)]
 pub(crate) enum Exchange<'a> {
     /// The control exchange (`topic`).
     Topic(&'a str),
@@ -117,6 +168,17 @@ impl Transport {
     /// Whether a connection is up now.
     pub fn is_connected(&self) -> bool {
         self.inner.link.borrow().is_some()
+    }
+
+    /// The current connection's generation: 1 for the first connection, one
+    /// more for each new one; `None` while disconnected. A failure that costs
+    /// only a channel leaves it unchanged.
+    pub fn generation(&self) -> Option<u64> {
+        self.inner
+            .link
+            .borrow()
+            .as_ref()
+            .map(|link| link.generation)
     }
 
     /// Waits until a connection is up, at most `timeout`.
@@ -188,15 +250,32 @@ impl Transport {
         mandatory: bool,
         expiration: Option<Duration>,
     ) -> Result<bool, Error> {
-        self.send(exchange, routing_key, body, mandatory, expiration)
-            .await?
-            .confirmed()
-            .await
+        let mut retried = false;
+        loop {
+            let sent = self
+                .send(exchange, routing_key, body, mandatory, expiration, retried)
+                .await?;
+            let shared = sent.shared();
+            match sent.confirmed().await {
+                // Maybe refused for another message on the shared channel:
+                // once more, alone, so that a message refused for itself
+                // closes no shared channel again. A duplicate is dropped by
+                // its `_unique_id`.
+                Err(Error::Refused(_)) if shared && !retried => retried = true,
+                confirmed => return confirmed,
+            }
+        }
     }
 
     /// Publishes `body` and returns once it is handed to the connection; the
     /// broker's confirm is awaited separately, so a caller can wait for it
     /// and for a reply at the same time.
+    ///
+    /// A body over `max_message_size` is not sent ([`Error::MessageTooLarge`]).
+    /// A large body, or any when `alone`, goes on a channel of its own.
+    /// When the shared channel turns out closed (another message was refused
+    /// on it), the message goes out again once on a fresh channel: it had
+    /// not left.
     pub(crate) async fn send(
         &self,
         exchange: Exchange<'_>,
@@ -204,9 +283,10 @@ impl Transport {
         body: &[u8],
         mandatory: bool,
         expiration: Option<Duration>,
+        alone: bool,
     ) -> Result<Sent, Error> {
+        self.check_size(body)?;
         let link = self.current().ok_or(Error::Unavailable)?;
-        let channel = self.publisher_channel(&link, &exchange).await?;
         let name = match exchange {
             Exchange::Topic(name) | Exchange::Fanout(name) => name,
             Exchange::Default => "",
@@ -224,10 +304,93 @@ impl Transport {
             mandatory,
             immediate: false,
         };
-        let confirm = channel
-            .basic_publish(name.into(), routing_key.into(), options, body, properties)
+        let own = alone || body.len() >= OWN_CHANNEL_SIZE;
+        let mut retried = false;
+        loop {
+            let channel = if own {
+                self.own_channel(&link, &exchange).await?
+            } else {
+                self.publisher_channel(&link, &exchange).await?
+            };
+            let published = channel
+                .basic_publish(
+                    name.into(),
+                    routing_key.into(),
+                    options,
+                    body,
+                    properties.clone(),
+                )
+                .await;
+            match published {
+                Ok(confirm) => {
+                    return Ok(Sent {
+                        confirm,
+                        channel,
+                        own,
+                        transport: self.clone(),
+                        generation: link.generation,
+                    });
+                }
+                Err(_)
+                    if !retried && !channel.status().connected() && self.is_up(link.generation) =>
+                {
+                    retried = true;
+                }
+                Err(error) => return Err(Error::Amqp(error)),
+            }
+        }
+    }
+
+    /// Fails with [`Error::MessageTooLarge`] when `body` is over
+    /// `max_message_size`.
+    pub(crate) fn check_size(&self, body: &[u8]) -> Result<(), Error> {
+        let limit = self.inner.settings.max_message_size;
+        if body.len() > limit {
+            return Err(Error::MessageTooLarge {
+                size: body.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether connection `generation` is still the current one and up: a
+    /// failure seen on it was then a channel's, not the connection's.
+    pub(crate) fn is_up(&self, generation: u64) -> bool {
+        self.current().is_some_and(|link| {
+            link.generation == generation && link.connection.status().connected()
+        })
+    }
+
+    /// A confirm-mode channel for one message, `exchange` declared on it.
+    async fn own_channel(&self, link: &Link, exchange: &Exchange<'_>) -> Result<Channel, Error> {
+        let channel = link.connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        Ok(Sent(confirm))
+        if let Some((name, kind, auto_delete)) = self.exchange_flags(exchange) {
+            declare_exchange(
+                &channel,
+                name,
+                kind,
+                self.inner.settings.durable,
+                auto_delete,
+            )
+            .await?;
+        }
+        Ok(channel)
+    }
+
+    /// The name, kind and auto-delete flag `exchange` is declared with;
+    /// `None` for the default exchange, which is never declared.
+    fn exchange_flags<'a>(&self, exchange: &Exchange<'a>) -> Option<(&'a str, ExchangeKind, bool)> {
+        match exchange {
+            Exchange::Topic(name) => {
+                Some((*name, ExchangeKind::Topic, self.inner.settings.auto_delete))
+            }
+            Exchange::Fanout(name) => Some((*name, ExchangeKind::Fanout, true)),
+            Exchange::Default => None,
+        }
     }
 
     /// Declares `exchange` on `link`'s publishing channel (once per
@@ -257,20 +420,23 @@ impl Transport {
             });
         }
         let publisher = publisher.as_mut().expect("set just above");
-        let (name, kind, auto_delete) = match exchange {
-            Exchange::Topic(name) => (*name, ExchangeKind::Topic, self.inner.settings.auto_delete),
-            Exchange::Fanout(name) => (*name, ExchangeKind::Fanout, true),
-            Exchange::Default => return Ok(publisher.channel.clone()),
+        let Some((name, kind, auto_delete)) = self.exchange_flags(exchange) else {
+            return Ok(publisher.channel.clone());
         };
         if !publisher.declared.contains(name) {
+            // On a channel of its own: a declaration the broker refuses (the
+            // exchange exists with other flags) closes that channel, not the
+            // one carrying other messages' confirms.
+            let channel = link.connection.create_channel().await?;
             declare_exchange(
-                &publisher.channel,
+                &channel,
                 name,
                 kind,
                 self.inner.settings.durable,
                 auto_delete,
             )
             .await?;
+            let _ = channel.close(200, "declared".into()).await;
             publisher.declared.insert(name.to_string());
         }
         Ok(publisher.channel.clone())
@@ -322,6 +488,18 @@ pub(crate) async fn declare_exchange(
     Ok(())
 }
 
+/// Returns once `channel` is no longer open; lapin has no event for it, so
+/// it is looked at every [`CLOSED_POLL`] (a confirm normally comes long
+/// before the first look).
+async fn closed(channel: &Channel) {
+    loop {
+        tokio::time::sleep(CLOSED_POLL).await;
+        if !channel.status().connected() {
+            return;
+        }
+    }
+}
+
 /// Keeps a connection up until the transport is closed or dropped.
 async fn supervise(inner: std::sync::Weak<Inner>) {
     let mut generation = 0;
@@ -356,6 +534,13 @@ async fn supervise(inner: std::sync::Weak<Inner>) {
             reason = async {
                 while let Some(event) = events.next().await {
                     if let Event::Error(error) = event {
+                        // lapin reports a channel the broker closed (a refused
+                        // publish or declaration) here too; only the owner of
+                        // that channel has to act.
+                        if connection.status().connected() {
+                            tracing::debug!(broker = %host, "a channel closed: {error}");
+                            continue;
+                        }
                         return error.to_string();
                     }
                 }
@@ -368,7 +553,15 @@ async fn supervise(inner: std::sync::Weak<Inner>) {
         }
         match lost {
             Some(reason) => {
-                tracing::warn!(broker = %host, "lost the message broker connection: {reason}; reconnecting")
+                tracing::warn!(broker = %host, "lost the message broker connection: {reason}; reconnecting");
+                // Channels of this connection may still be held (deliveries
+                // in flight); closing it here keeps it from outliving its
+                // generation whatever state lapin left it in.
+                let _ = tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    connection.close(320, "reconnecting".into()),
+                )
+                .await;
             }
             None => {
                 let _ = connection.close(200, "closing".into()).await;

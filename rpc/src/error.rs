@@ -38,6 +38,20 @@ pub enum Error {
     /// The broker did not accept a published message.
     #[error("the broker did not accept the message")]
     NotConfirmed,
+    /// A message over the size bound ([`crate::MAX_MESSAGE_SIZE`] unless the
+    /// settings say otherwise); nothing was sent.
+    #[error("the message is too large ({size} bytes, the limit is {limit})")]
+    MessageTooLarge {
+        /// The encoded size of the message.
+        size: usize,
+        /// The bound it exceeds.
+        limit: usize,
+    },
+    /// The broker refused a message (e.g. over its own `max_message_size`,
+    /// or to an exchange that is gone) by closing the channel it came on;
+    /// the connection stays up.
+    #[error("the broker refused the message: {0}")]
+    Refused(#[source] lapin::Error),
     /// A call to a fanout target, which cannot reply.
     #[error("a call cannot target a fanout")]
     FanoutCall,
@@ -57,6 +71,7 @@ impl Error {
                 | Error::ConnectionLost
                 | Error::Timeout { .. }
                 | Error::Amqp(_)
+                | Error::Refused(_)
                 | Error::NotConfirmed
         )
     }

@@ -6,6 +6,10 @@ use serde_json::{Map, Value};
 
 /// The module oslo.messaging names for its dispatch errors.
 pub const DISPATCHER_MODULE: &str = "oslo_messaging.rpc.dispatcher";
+/// The module of oslo.messaging's own exceptions.
+pub const EXCEPTIONS_MODULE: &str = "oslo_messaging.exceptions";
+/// The class of a failure the messaging layer, not the method, caused.
+pub const MESSAGING_EXCEPTION: &str = "MessagingException";
 
 /// An exception raised on the other side of a call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +60,24 @@ impl RemoteError {
             "UnsupportedVersion",
             DISPATCHER_MODULE,
             format!("Endpoint does not support RPC version {version}. Attempted method: {method}"),
+        )
+    }
+
+    /// A result too large to send back, replaced by this failure.
+    pub fn reply_too_large(size: usize, limit: usize) -> RemoteError {
+        RemoteError::new(
+            MESSAGING_EXCEPTION,
+            EXCEPTIONS_MODULE,
+            format!("the reply is too large ({size} bytes, the limit is {limit})"),
+        )
+    }
+
+    /// A reply the broker refused, replaced by this failure.
+    pub fn reply_refused(reason: &str) -> RemoteError {
+        RemoteError::new(
+            MESSAGING_EXCEPTION,
+            EXCEPTIONS_MODULE,
+            format!("the broker refused the reply: {reason}"),
         )
     }
 

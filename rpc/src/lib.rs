@@ -18,7 +18,7 @@
 //! - `error`: [`Error`].
 
 pub use client::{ROUTE_WAIT, RpcClient};
-pub use connection::Transport;
+pub use connection::{MAX_MESSAGE_SIZE, Transport};
 pub use context::Context;
 pub use dispatch::{Dispatcher, Endpoint, MethodFuture, version_is_compatible};
 pub use envelope::{CallInfo, EnvelopeError, Reply, Request, new_id};

@@ -82,7 +82,15 @@ impl Replies {
         settings: &Settings,
     ) -> Result<(), Error> {
         let mut generation = self.consuming_generation.lock().await;
-        if *generation == link.generation {
+        // The channel can close under a live connection (the broker refused
+        // something on it); the queue is then consumed again on a new one.
+        let alive = self
+            .channel
+            .lock()
+            .expect("never poisoned")
+            .as_ref()
+            .is_some_and(|channel| channel.status().connected());
+        if *generation == link.generation && alive {
             return Ok(());
         }
         let channel = link.connection.create_channel().await?;

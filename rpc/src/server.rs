@@ -31,6 +31,7 @@ use crate::connection::{Exchange, Link, Transport, declare_exchange, declare_tra
 use crate::dispatch::Dispatcher;
 use crate::envelope::{Reply, Request, new_id};
 use crate::error::Error;
+use crate::failure::RemoteError;
 use crate::target::Target;
 
 /// How many `_unique_id`s a server remembers to drop duplicates, as oslo does.
@@ -128,6 +129,7 @@ impl RpcServer {
                                 transport: self.transport.clone(),
                                 dispatcher: self.dispatcher.clone(),
                                 seen: Arc::clone(&seen),
+                                generation: link.generation,
                             };
                             tasks.spawn(async move {
                                 handler.handle(delivery).await;
@@ -274,6 +276,20 @@ struct Handler {
     transport: Transport,
     dispatcher: Dispatcher,
     seen: Arc<Mutex<VecDeque<String>>>,
+    /// The connection the request came on.
+    generation: u64,
+}
+
+/// What becomes of a request once handled.
+enum Disposition {
+    /// Done with: answered, or its answer dropped for good.
+    Ack,
+    /// Its answer cannot be sent although the connection is up: taking it
+    /// back would only fail again.
+    Reject,
+    /// Unanswered because the connection went away: left unacknowledged, the
+    /// broker gives it to another server.
+    Leave,
 }
 
 impl Handler {
@@ -297,11 +313,14 @@ impl Handler {
             method = %request.method
         );
         async {
-            let answered = self.run(request).await;
-            // Unanswered because the broker went away: leave it unacknowledged
-            // so that another server gets it.
-            if answered {
-                let _ = delivery.ack(BasicAckOptions::default()).await;
+            match self.run(request).await {
+                Disposition::Ack => {
+                    let _ = delivery.ack(BasicAckOptions::default()).await;
+                }
+                Disposition::Reject => {
+                    let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                }
+                Disposition::Leave => {}
             }
         }
         .instrument(span)
@@ -326,9 +345,8 @@ impl Handler {
         false
     }
 
-    /// Runs the request; for a call, sends the reply. Returns whether the
-    /// request is done with (and may be acknowledged).
-    async fn run(&self, request: Request) -> bool {
+    /// Runs the request; for a call, sends the reply.
+    async fn run(&self, request: Request) -> Disposition {
         let Request {
             method,
             args,
@@ -354,7 +372,7 @@ impl Handler {
                 ),
                 Err(error) => tracing::warn!("cast {method} failed: {error}"),
             }
-            return true;
+            return Disposition::Ack;
         };
         let outcome = match call.monitor_timeout.filter(|t| *t >= 2.0) {
             Some(interval) => {
@@ -368,8 +386,52 @@ impl Handler {
             Ok(_) => tracing::info!("call {method} done in {elapsed:.1} ms"),
             Err(error) => tracing::info!("call {method} failed in {elapsed:.1} ms: {error}"),
         }
-        let reply = Reply::ending(&call.msg_id, outcome);
-        self.send_reply(&call.reply_queue, &reply).await
+        self.answer(&call.msg_id, &call.reply_queue, outcome).await
+    }
+
+    /// Sends the ending reply. One the broker would not take (over the size
+    /// bound, or refused) is replaced by a failure, so the caller learns at
+    /// once rather than at its timeout.
+    async fn answer(
+        &self,
+        msg_id: &str,
+        reply_queue: &str,
+        outcome: Result<serde_json::Value, RemoteError>,
+    ) -> Disposition {
+        let mut body = Reply::ending(msg_id, outcome).encode();
+        let limit = self.transport.settings().max_message_size;
+        if body.len() > limit {
+            tracing::warn!(
+                reply_queue,
+                "the reply is too large ({} bytes, the limit is {limit}); sending a failure instead",
+                body.len()
+            );
+            body = Reply::ending(msg_id, Err(RemoteError::reply_too_large(body.len(), limit)))
+                .encode();
+        }
+        let error = match self.send_reply(reply_queue, &body).await {
+            Ok(()) => return Disposition::Ack,
+            Err(error) => error,
+        };
+        if !self.transport.is_up(self.generation) {
+            tracing::warn!(reply_queue, "cannot send the reply: {error}");
+            return Disposition::Leave;
+        }
+        tracing::warn!(
+            reply_queue,
+            "the broker refused the reply: {error}; sending a failure instead"
+        );
+        let failure = Reply::ending(msg_id, Err(RemoteError::reply_refused(&error.to_string())));
+        match self.send_reply(reply_queue, &failure.encode()).await {
+            Ok(()) => Disposition::Ack,
+            Err(error) => {
+                tracing::warn!(
+                    reply_queue,
+                    "cannot send the failure either: {error}; dropping the request"
+                );
+                Disposition::Reject
+            }
+        }
     }
 
     /// Runs `work`, telling the caller every `every` seconds that it still runs.
@@ -387,39 +449,36 @@ impl Handler {
             tokio::select! {
                 outcome = &mut work => return outcome,
                 _ = ticks.tick() => {
-                    self.send_reply(reply_queue, &Reply::heartbeat(msg_id)).await;
+                    let heartbeat = Reply::heartbeat(msg_id).encode();
+                    if let Err(error) = self.send_reply(reply_queue, &heartbeat).await {
+                        tracing::debug!(reply_queue, "cannot send a heartbeat: {error}");
+                    }
                 }
             }
         }
     }
 
-    /// Publishes a reply, retrying while the caller's queue is missing.
-    async fn send_reply(&self, reply_queue: &str, reply: &Reply) -> bool {
-        let body = reply.encode();
+    /// Publishes a reply, retrying while the caller's queue is missing; a
+    /// reply whose queue stays missing is dropped (`Ok`).
+    async fn send_reply(&self, reply_queue: &str, body: &[u8]) -> Result<(), Error> {
         let give_up =
             tokio::time::Instant::now() + self.transport.settings().missing_reply_queue_timeout;
         loop {
-            match self
+            let routed = self
                 .transport
-                .publish(Exchange::Default, reply_queue, &body, true, None)
-                .await
-            {
-                Ok(true) => return true,
-                Ok(false) if tokio::time::Instant::now() < give_up => {
-                    tokio::time::sleep(MISSING_REPLY_QUEUE_RETRY).await;
-                }
-                Ok(false) => {
-                    tracing::warn!(
-                        reply_queue,
-                        "the caller's reply queue is gone; dropping the reply"
-                    );
-                    return true;
-                }
-                Err(error) => {
-                    tracing::warn!(reply_queue, "cannot send the reply: {error}");
-                    return false;
-                }
+                .publish(Exchange::Default, reply_queue, body, true, None)
+                .await?;
+            if routed {
+                return Ok(());
             }
+            if tokio::time::Instant::now() >= give_up {
+                tracing::warn!(
+                    reply_queue,
+                    "the caller's reply queue is gone; dropping the reply"
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(MISSING_REPLY_QUEUE_RETRY).await;
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct Settings {
     pub interval_max: Duration,
     /// `kombu_missing_consumer_retry_timeout`.
     pub missing_reply_queue_timeout: Duration,
+    /// The largest message body this process publishes; see
+    /// [`crate::MAX_MESSAGE_SIZE`].
+    pub max_message_size: usize,
 }
 
 impl Settings {
@@ -89,6 +92,7 @@ impl Settings {
             retry_backoff: seconds(&conf::RABBIT_RETRY_BACKOFF),
             interval_max: seconds(&conf::RABBIT_INTERVAL_MAX),
             missing_reply_queue_timeout: seconds(&conf::KOMBU_MISSING_CONSUMER_RETRY_TIMEOUT),
+            max_message_size: crate::MAX_MESSAGE_SIZE,
             url,
         }
     }

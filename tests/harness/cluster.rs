@@ -171,13 +171,16 @@ impl Cluster {
         self.api.port()
     }
 
-    /// The names of the files in the storage directory (the engine's lock file aside).
+    /// The names of the files in the storage directory (the engine's lock
+    /// file and store marker aside).
     pub fn stored_files(&self) -> BTreeSet<String> {
         std::fs::read_dir(self.storage_dir())
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .filter(|name| name != PERIODIC_LOCK)
+                    .filter(|name| {
+                        name != PERIODIC_LOCK && name != engine::store_marker::MARKER_FILE
+                    })
                     .collect()
             })
             .unwrap_or_default()

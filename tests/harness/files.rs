@@ -65,6 +65,8 @@ pub struct Hit {
     pub path: String,
     /// The `Range` header, if any.
     pub range: Option<String>,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
     /// The status answered.
     pub status: u16,
     /// Body bytes sent so far.
@@ -251,6 +253,7 @@ struct Head {
     method: String,
     path: String,
     range: Option<String>,
+    authorization: Option<String>,
 }
 
 fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
@@ -261,6 +264,7 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
     let target = parts.next().unwrap_or("/");
     let path = target.trim_start_matches('/').to_owned();
     let mut range = None;
+    let mut authorization = None;
     loop {
         line.clear();
         if reader.read_line(&mut line)? == 0 {
@@ -270,16 +274,20 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.trim().eq_ignore_ascii_case("range")
-        {
-            range = Some(value.trim().to_owned());
+        if let Some((name, value)) = header.split_once(':') {
+            let value = Some(value.trim().to_owned());
+            match name.trim().to_ascii_lowercase().as_str() {
+                "range" => range = value,
+                "authorization" => authorization = value,
+                _ => {}
+            }
         }
     }
     Ok(Head {
         method,
         path,
         range,
+        authorization,
     })
 }
 
@@ -311,6 +319,7 @@ fn serve(stream: TcpStream, state: &State) -> io::Result<()> {
         hits.push(Hit {
             path: head.path.clone(),
             range: head.range.clone(),
+            authorization: head.authorization.clone(),
             status,
             sent: 0,
             outcome: Outcome::Sending,

@@ -4,6 +4,7 @@
 //! - [`cluster`]: engine and API on a fresh database, driven with typed REST verbs.
 //! - [`files`]: a local HTTP server of generated files (known SHA-256), slow files and 404s.
 //! - [`python`]: the stock Python oslo.messaging peer, run from the project's venv.
+//! - [`rpc_session`]: a blocking Rust RPC session on a cluster's exchange.
 //! - [`notify`]: a `NOTIFY_SOCKET` listener that records every datagram and its sender.
 //! - [`http`]: a small HTTP/1.1 client over `TcpStream`.
 //! - [`load`]: client threads that keep requests flowing and count failures.
@@ -20,6 +21,7 @@ pub mod load;
 pub mod logs;
 pub mod notify;
 pub mod python;
+pub mod rpc_session;
 pub mod service;
 
 /// Prints to stderr only when `TEST_LOG` is set, so passing runs stay silent.

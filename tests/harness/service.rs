@@ -64,6 +64,8 @@ pub struct ServiceConfig {
     pub env: Vec<(String, String)>,
     /// A `--pid-file` other than the one in the test's directory.
     pub pid_file: Option<PathBuf>,
+    /// A `log_file` other than the one in the test's directory.
+    pub log_file: Option<PathBuf>,
     /// Extra command-line arguments after `--config-file` and `--pid-file`.
     pub args: Vec<String>,
     /// This test's own control exchange and engine topic, so no other test's
@@ -81,6 +83,7 @@ impl Default for ServiceConfig {
             extra: Vec::new(),
             env: Vec::new(),
             pid_file: None,
+            log_file: None,
             args: Vec::new(),
             isolation: super::unique_name("api"),
         }
@@ -139,6 +142,12 @@ impl ServiceConfig {
     /// Uses `path` as `--pid-file`.
     pub fn pid_file(mut self, path: &Path) -> ServiceConfig {
         self.pid_file = Some(path.into());
+        self
+    }
+
+    /// Logs to `path` instead of the test's directory.
+    pub fn log_file(mut self, path: &Path) -> ServiceConfig {
+        self.log_file = Some(path.into());
         self
     }
 
@@ -238,7 +247,10 @@ impl Service {
         let program = config.program;
         let short = program.short();
         let config_path = dir.join(&format!("{short}.conf"));
-        let log_path = dir.join(&format!("{short}.log"));
+        let log_path = config
+            .log_file
+            .clone()
+            .unwrap_or_else(|| dir.join(&format!("{short}.log")));
         let pid_path = config
             .pid_file
             .clone()

@@ -8,7 +8,9 @@
 //! - `pidfile`: the pid file's lifecycle.
 //! - `startup`: command line and configuration errors.
 //! - `timeouts`: clients that stall in their headers or body.
+//! - `full_disk`: the log file's filesystem fills up and frees again.
 
+mod full_disk;
 mod pidfile;
 mod reload;
 mod reopen;

@@ -12,9 +12,9 @@ import re
 
 import schemathesis
 
-# What the engine could fetch: "http://" or "https://" (the engine accepts
-# lower case only; any case is rewritten here) followed by an authority that
-# ends at the first "/", "?" or "#".
+# What the engine could fetch: "http://" or "https://" (in any case, as the
+# engine takes it) followed by an authority that ends at the first "/", "?"
+# or "#".
 _URL = re.compile(r"^(https?://)([^/?#]*)(.*)$", re.DOTALL | re.IGNORECASE)
 _LOOPBACK = "127.0.0.1:9"
 

@@ -7,9 +7,11 @@ pub mod versions;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
+
+use crate::middleware::{LinkBase, host};
 
 /// A 200 with a JSON body.
 pub fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
@@ -26,14 +28,17 @@ pub fn json_with_status(value: &serde_json::Value, status: StatusCode) -> Respon
     response
 }
 
-/// `http://<Host>`: the base of the links in a response, as the client addressed us.
+/// The base of the links in a response, without a trailing `/`:
+/// `[api] public_endpoint`, else the authority the client addressed when it
+/// is a plain `host[:port]`, else the address the request arrived at (see
+/// `middleware::host`).
 pub fn base_url(parts: &Parts) -> String {
-    let host = parts
-        .headers
-        .get(HOST)
-        .and_then(|value| value.to_str().ok())
-        .filter(|host| !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic()))
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    match parts.extensions.get::<LinkBase>() {
+        Some(LinkBase(base)) => base.clone(),
+        // Only a request that bypassed the middleware has none.
+        None => match host::addressed(parts) {
+            Some(authority) => format!("http://{authority}"),
+            None => "http://localhost".to_owned(),
+        },
+    }
 }

@@ -8,9 +8,11 @@ use hyper::header::{HeaderValue, LOCATION};
 use hyper::{Response, StatusCode};
 use rpc::Context;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::{base_url, json, json_with_status};
-use crate::error::ApiError;
+use crate::error::{ApiError, Change};
+use crate::idempotency;
 use crate::router::Call;
 use crate::{schemas, views};
 
@@ -18,7 +20,7 @@ fn engine<'a>(call: &Call<'a>) -> Result<&'a EngineClient, ApiError> {
     call.state
         .engine
         .as_ref()
-        .ok_or(ApiError::EngineUnavailable)
+        .ok_or_else(|| ApiError::Unavailable("No engine is configured".into()))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
@@ -33,24 +35,48 @@ pub async fn list(call: Call<'_>, context: &Context) -> Result<Response<Full<Byt
         limit: query.limit + 1,
         ..query.clone()
     };
-    let movies = engine(&call)?.get_all_movie(context, &probe).await?;
+    let page = engine(&call)?.list_movies(context, &probe).await?;
     Ok(json(&views::movie_list(
         &base_url(call.parts),
         &query,
-        movies,
+        page.movies,
+        page.more,
     )))
 }
 
-/// `POST /v1/movies`: 202 once the engine has committed the movie.
+/// `POST /v1/movies`: 202 once the engine has committed the movie. With an
+/// `Idempotency-Key`, a retry gets the movie the first attempt made.
 pub async fn create(call: Call<'_>, context: &Context) -> Result<Response<Full<Bytes>>, ApiError> {
-    let new = schemas::create_body(&call.body)?;
-    let movie = engine(&call)?.create_movie(context, &new).await?;
+    let mut new = schemas::create_body(&call.body)?;
+    let keyed = idempotency::movie_id(&call.parts.headers)?;
+    let id = keyed.or(new.uuid).unwrap_or_else(Uuid::new_v4);
+    new.uuid = Some(id);
+    let engine = engine(&call)?;
+    let movie = match engine.create_movie(context, &new).await {
+        Ok(movie) => movie,
+        // The key's id holds another movie: the key was used for another request.
+        Err(engine::CallError::Engine(engine::Error::MovieExists { .. }))
+            if keyed.is_some() && key_taken(engine, context, id).await? =>
+        {
+            return Err(ApiError::KeyReused { movie: id });
+        }
+        Err(error) => return Err(ApiError::from_change(error, Change::Create, id)),
+    };
     let mut response = json_with_status(&to_json(&movie)?, StatusCode::ACCEPTED);
     let location = format!("{}/v1/movies/{}", base_url(call.parts), movie.id);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(LOCATION, location);
     }
     Ok(response)
+}
+
+/// Whether a movie already has the id `id`.
+async fn key_taken(engine: &EngineClient, context: &Context, id: Uuid) -> Result<bool, ApiError> {
+    match engine.get_movie(context, id).await {
+        Ok(_) => Ok(true),
+        Err(engine::CallError::Engine(engine::Error::MovieNotFound { .. })) => Ok(false),
+        Err(error) => Err(ApiError::from(error)),
+    }
 }
 
 /// `GET /v1/movies/<id>`.
@@ -72,7 +98,10 @@ pub async fn update(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let id = schemas::movie_id(id)?;
     let update = schemas::update_body(&call.body)?;
-    let movie = engine(&call)?.update_movie(context, id, &update).await?;
+    let movie = engine(&call)?
+        .update_movie(context, id, &update)
+        .await
+        .map_err(|error| ApiError::from_change(error, Change::Update, id))?;
     Ok(json(&to_json(&movie)?))
 }
 
@@ -83,7 +112,10 @@ pub async fn delete(
     id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let id = schemas::movie_id(id)?;
-    engine(&call)?.delete_movie(context, id).await?;
+    engine(&call)?
+        .delete_movie(context, id)
+        .await
+        .map_err(|error| ApiError::from_change(error, Change::Delete, id))?;
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;
     Ok(response)

@@ -11,6 +11,11 @@ use hyper::{Request, Response};
 pub struct RequestLine(String);
 
 impl RequestLine {
+    /// The stand-in for a request hyper could not parse.
+    pub fn unparsed() -> RequestLine {
+        RequestLine("-".to_owned())
+    }
+
     /// The request line of `request`.
     pub fn of(request: &Request<Incoming>) -> RequestLine {
         let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());

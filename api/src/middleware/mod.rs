@@ -1,7 +1,12 @@
-//! What wraps every request: its id, the body limit, the access log line.
+//! What wraps every request: its id, the header limits, `Host` and the
+//! links' base, the body limit, the access log line; and, around the
+//! connection, bodies for the answers hyper gives by itself.
 
 mod access_log;
 mod body_limit;
+mod header_limit;
+pub mod host;
+mod parse_errors;
 mod request_id;
 
 use std::net::SocketAddr;
@@ -14,15 +19,20 @@ use hyper::{Request, Response, StatusCode};
 use launcher::Shutdown;
 use tracing::Instrument;
 
+pub use header_limit::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
+pub use host::LinkBase;
+pub use parse_errors::ErrorBodies;
 pub use request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 
 use crate::router;
 use crate::service::AppState;
 
-/// Runs one request through the middleware and the router; never fails.
+/// Runs one request, which arrived from `peer` on the local address `local`,
+/// through the middleware and the router; never fails.
 pub async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
+    local: SocketAddr,
     state: &AppState,
     shutdown: &Shutdown,
 ) -> Response<Full<Bytes>> {
@@ -31,26 +41,32 @@ pub async fn handle(
     let span = tracing::info_span!("request", request_id = %request_id);
     async move {
         let line = access_log::RequestLine::of(&request);
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        let link_base = host::link_base(&parts, state.public_endpoint.as_deref(), local);
+        parts.extensions.insert(link_base);
         let context = rpc::Context::with_request_id(request_id.as_str());
-        let mut response = match body_limit::read(
-            &parts.headers,
-            body,
-            state.max_body,
-            state.idle_timeout,
-        )
-        .await
-        {
-            Ok(body) => {
-                router::route(
-                    router::Call {
-                        parts: &parts,
-                        body,
-                        state,
-                    },
-                    &context,
-                )
-                .await
+        // Refused before its body is read, the request leaves the connection
+        // where the next one cannot be found.
+        let refused = header_limit::check(&parts).and_then(|()| host::check(&parts));
+        let unread_body = refused.is_err();
+        let mut response = match refused {
+            Ok(()) => {
+                match body_limit::read(&parts.headers, body, state.max_body, state.idle_timeout)
+                    .await
+                {
+                    Ok(body) => {
+                        router::route(
+                            router::Call {
+                                parts: &parts,
+                                body,
+                                state,
+                            },
+                            &context,
+                        )
+                        .await
+                    }
+                    Err(error) => Err(error),
+                }
             }
             Err(error) => Err(error),
         }
@@ -60,10 +76,11 @@ pub async fn handle(
             .insert(REQUEST_ID_HEADER, request_id.header_value());
         // After a body it did not read to the end (413, a broken upload) the
         // server cannot find the next request on the connection: say so.
-        let unread_body = matches!(
-            response.status(),
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-        );
+        let unread_body = unread_body
+            || matches!(
+                response.status(),
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+            );
         if shutdown.is_requested() || unread_body {
             response
                 .headers_mut()

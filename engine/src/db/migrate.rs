@@ -40,7 +40,11 @@ macro_rules! migration {
 }
 
 /// Every migration, oldest first. A new one is a file per backend and a line here.
-static MIGRATIONS: &[Migration] = &[migration!(1, "0001_create_movies")];
+static MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_create_movies"),
+    migration!(2, "0002_store_identity"),
+    migration!(3, "0003_exact_name_collation"),
+];
 
 /// The PostgreSQL advisory lock key of the runner (per database).
 const PG_LOCK_KEY: i64 = 0x7079_6d73_626f_6f74; // "pymsboot"
@@ -53,6 +57,10 @@ pub struct MigrationReport {
     /// The migrations applied by this run, oldest first (empty when the
     /// schema was already current).
     pub applied: Vec<String>,
+    /// Whether the database held no schema at all: this run created the
+    /// store. Right for a new deployment, a sign of the wrong database for
+    /// an existing one.
+    pub created_store: bool,
 }
 
 impl fmt::Display for MigrationReport {
@@ -131,9 +139,17 @@ impl Store {
             .await
             .map_err(failed("connecting"))?;
         let result = run(&mut conn, backend).await;
-        let applied = conn.finish(result).await?;
-        let report = MigrationReport { applied };
+        let report = conn.finish(result).await?;
         tracing::info!(%backend, %report, "database migrated");
+        if report.created_store {
+            tracing::warn!(
+                %backend,
+                "the database was empty: a new, empty movie store was created in it. \
+                 Right for a new deployment; otherwise [database] connection names the \
+                 wrong database (a typo, an empty replica, an old backup), and the engine \
+                 will refuse a storage_dir that belongs to another store"
+            );
+        }
         Ok(report)
     }
 }
@@ -145,15 +161,15 @@ fn failed(step: &str) -> impl FnOnce(sqlx::Error) -> DbError + use<> {
 }
 
 /// Takes the lock, applies what is pending, releases the lock.
-async fn run(conn: &mut Conn, backend: Backend) -> Result<Vec<String>, DbError> {
+async fn run(conn: &mut Conn, backend: Backend) -> Result<MigrationReport, DbError> {
     lock(conn, backend)
         .await
         .map_err(failed("taking the migration lock"))?;
-    let applied = apply_pending(conn, backend).await?;
+    let report = apply_pending(conn, backend).await?;
     unlock(conn, backend)
         .await
         .map_err(failed("releasing the migration lock"))?;
-    Ok(applied)
+    Ok(report)
 }
 
 async fn lock(conn: &mut Conn, backend: Backend) -> Result<(), sqlx::Error> {
@@ -192,8 +208,8 @@ async fn unlock(conn: &mut Conn, backend: Backend) -> Result<(), sqlx::Error> {
     }
 }
 
-/// Applies what `schema_migrations` does not list; the names applied.
-async fn apply_pending(conn: &mut Conn, backend: Backend) -> Result<Vec<String>, DbError> {
+/// Applies what `schema_migrations` does not list.
+async fn apply_pending(conn: &mut Conn, backend: Backend) -> Result<MigrationReport, DbError> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, \
          name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL)",
@@ -215,7 +231,10 @@ async fn apply_pending(conn: &mut Conn, backend: Backend) -> Result<Vec<String>,
         tracing::info!(migration = migration.name, "migration applied");
         applied.push(migration.name.to_owned());
     }
-    Ok(applied)
+    Ok(MigrationReport {
+        applied,
+        created_store: done.is_empty(),
+    })
 }
 
 /// One migration and its record. PostgreSQL runs both in a transaction;

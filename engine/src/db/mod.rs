@@ -8,18 +8,21 @@
 //! - `pool`: the per-backend pool enum, bind values, placeholders.
 //! - `row`: stored rows → [`Movie`](crate::Movie), timestamps.
 //! - `movies`: create, get, update, delete; unique violations → `MovieExists`.
+//! - `identity`: the store's identity and the movies it deleted (what the cleanup may remove).
 //! - `list`: keyset-paginated listing.
 //! - `claims`: who downloads which movie, across processes and hosts.
 //! - `migrate`: the migration runner and its per-backend locks.
 //! - `explain` (feature `test-util`): query plans of a listing, for tests.
 
 pub use migrate::MigrationReport;
+pub(crate) use row::public_url;
 pub use url::{DatabaseUrl, UrlError};
 
 mod claims;
 mod connect;
 #[cfg(feature = "test-util")]
 mod explain;
+mod identity;
 mod list;
 mod migrate;
 mod movies;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::pool::Arg;
-use super::row::{BadRow, IdRow, MOVIE_COLUMNS, MovieRow, now_micros};
+use super::row::{BadRow, IdRow, MOVIE_COLUMNS, MovieRow, now_micros, public_url};
 use super::{Store, is_unique_violation, unavailable};
 use crate::error::Error;
 use crate::objects::{Movie, MovieUpdate, NewMovie};
@@ -22,7 +22,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::MovieExists`] when the name or the id is taken,
+    /// [`Error::MovieExists`] when the name or the id is taken by another
+    /// movie (the same movie under the same id is answered with, so a
+    /// repeated create succeeds once and is then a no-op),
     /// [`Error::StoreUnavailable`] when the database fails.
     #[tracing::instrument(skip_all, fields(movie_id = tracing::field::Empty))]
     pub async fn create(&self, new: &NewMovie) -> Result<Movie, Error> {
@@ -43,11 +45,36 @@ impl Store {
         ];
         match self.pool().execute(sql, &args).await {
             Ok(_) => self.get(id).await,
-            Err(error) if is_unique_violation(&error) => Err(Error::MovieExists {
-                name: new.name.clone(),
-            }),
+            Err(error) if is_unique_violation(&error) => self.created_before(id, new).await,
             Err(error) => Err(unavailable(error)),
         }
+    }
+
+    /// The answer to a create whose insert met a taken name or id: when the
+    /// id already holds this very movie, the request was made before (a
+    /// redelivery after a worker died, a client's retry with the same id) and
+    /// succeeded; it is answered with the movie, not with "already exists".
+    async fn created_before(&self, id: Uuid, new: &NewMovie) -> Result<Movie, Error> {
+        let exists = || Error::MovieExists {
+            name: new.name.clone(),
+        };
+        let row = match self.row(id).await {
+            Ok(row) => row,
+            Err(Error::MovieNotFound { .. }) => return Err(exists()),
+            Err(error) => return Err(error),
+        };
+        let stored_meta: Option<Map<String, Value>> = serde_json::from_str(&row.meta).ok();
+        let same = row.name == new.name
+            && row.url == new.url
+            && row.rank == new.rank
+            && stored_meta.as_ref() == Some(&new.meta);
+        if !same {
+            return Err(exists());
+        }
+        tracing::info!(
+            "the movie was created by an earlier delivery of this request; answering with it"
+        );
+        row.into_movie().map_err(unreadable)
     }
 
     /// The movie with this id.
@@ -74,7 +101,12 @@ impl Store {
     pub async fn update(&self, id: Uuid, update: &MovieUpdate) -> Result<(Movie, bool), Error> {
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.row(id).await?;
-            let url_changed = update.url.as_ref().is_some_and(|url| *url != current.url);
+            // A client sending back the URL as it was shown (credentials
+            // hidden) does not change it.
+            let url_changed = update
+                .url
+                .as_ref()
+                .is_some_and(|url| *url != current.url && *url != public_url(&current.url));
             let (sql, args) = update_statement(id, update, &current, url_changed)?;
             match self.pool().execute(&sql, &args).await {
                 // The row changed generation (or went away) since we read it.
@@ -111,10 +143,16 @@ impl Store {
             .await
             .map_err(unavailable)?;
         if deleted == 0 {
-            Err(Error::not_found(id))
-        } else {
-            Ok(())
+            return Err(Error::not_found(id));
         }
+        // Only after the row is gone: a record for a movie that was never
+        // deleted would let the cleanup remove a live movie's file. Without
+        // the record a leftover file is reported, never removed; the delete
+        // itself succeeded and is answered so.
+        if self.record_deletion(id).await.is_err() {
+            tracing::warn!("the deletion could not be recorded; a leftover file will be kept");
+        }
+        Ok(())
     }
 
     /// Every stored movie id, to find files no movie refers to.

@@ -76,17 +76,38 @@ impl MovieRow {
             id,
             name: self.name,
             rank: self.rank,
-            url: self.url,
+            url: public_url(&self.url),
             state,
             size: self.size,
             bytes_downloaded: self.bytes_downloaded,
             checksum: self.checksum,
-            error: self.error,
+            error: self.error.as_deref().map(launcher::conf::redact_url),
             meta,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
         })
     }
+}
+
+/// `url` as every client may see it: credentials in its user info are
+/// replaced by `***` (the stored URL keeps them, for the download).
+pub(crate) fn public_url(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
+        return url.to_owned();
+    };
+    let user_info = &url[start..at];
+    let shown = match user_info.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        // A lone user name is often a token.
+        None => "***".to_owned(),
+    };
+    format!("{}{shown}{}", &url[..start], &url[at..])
 }
 
 /// An id column on its own.
@@ -111,6 +132,25 @@ pub(crate) use launcher::civil::rfc3339_micros as rfc3339;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_hidden() {
+        for (stored, shown) in [
+            (
+                "http://user:pass@h.example/f",
+                "http://user:***@h.example/f",
+            ),
+            (
+                "https://tok3n@h.example:8443/a?b=c@d",
+                "https://***@h.example:8443/a?b=c@d",
+            ),
+            ("http://u:p@ss:w@h.example/", "http://u:***@h.example/"),
+            ("http://h.example/a@b", "http://h.example/a@b"),
+            ("http://h.example/", "http://h.example/"),
+        ] {
+            assert_eq!(public_url(stored), shown, "{stored}");
+        }
+    }
 
     #[test]
     fn timestamps_render_as_rfc3339_utc_with_microseconds() {

@@ -227,8 +227,10 @@ pub enum FetchError {
         /// The innermost error.
         cause: String,
     },
-    /// The `.part` file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    /// The `.part` file could not be written. The message leaves the path
+    /// and the system error out: it reaches every client through the
+    /// movie's `error`; the engine logs both.
+    #[error("the engine cannot write to its storage directory")]
     Io {
         /// The file.
         path: PathBuf,

@@ -316,6 +316,9 @@ mod tests {
         let check = |url: &str| check_url(&Url::parse(url).expect("valid URL"), false);
         assert_eq!(check("http://example.com/a"), Ok(()));
         assert_eq!(check("https://8.8.8.8/a"), Ok(()));
+        // Schemes are case-insensitive (RFC 3986 §3.1); the URL parser lowers them.
+        assert_eq!(check("HTTP://example.com/a"), Ok(()));
+        assert_eq!(check("hTTpS://8.8.8.8/a"), Ok(()));
         for literal in [
             "http://127.1/",
             "http://0x7f000001/",

@@ -15,6 +15,11 @@ use uuid::Uuid;
 
 use super::fetch::{self, FetchLimits, FetchSettings};
 use crate::db::{Claim, Store};
+use crate::storage::StorageHealth;
+
+/// What a movie's `error` says when the local storage failed: the path and
+/// the system error stay in the engine's log, away from every client.
+const STORAGE_FAILED: &str = "the engine cannot write to its storage directory";
 
 /// How a download ended, for the store.
 enum Ending {
@@ -53,12 +58,14 @@ pub struct Downloader {
     settings: DownloadSettings,
     client: fetch::Client,
     owner: String,
+    storage: StorageHealth,
     wake: Notify,
     running: Mutex<HashMap<Uuid, CancellationToken>>,
 }
 
 impl Downloader {
-    /// A downloader over `store`; `owner` names this worker in claims.
+    /// A downloader over `store`; `owner` names this worker in claims;
+    /// nothing is claimed while `storage` reports a problem.
     ///
     /// # Errors
     /// The HTTP client cannot be built.
@@ -66,6 +73,7 @@ impl Downloader {
         store: Store,
         settings: DownloadSettings,
         owner: String,
+        storage: StorageHealth,
     ) -> Result<Arc<Downloader>, fetch::FetchError> {
         let client = fetch::build_client(&settings.fetch)?;
         Ok(Arc::new(Downloader {
@@ -73,9 +81,15 @@ impl Downloader {
             settings,
             client,
             owner,
+            storage,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The health of the storage directory downloads are written to.
+    pub fn storage(&self) -> &StorageHealth {
+        &self.storage
     }
 
     /// New work may be waiting: look now instead of at the next poll.
@@ -123,6 +137,9 @@ impl Downloader {
         let mut downloads = JoinSet::new();
         let heartbeat = tokio::spawn(Arc::clone(&self).keep_claims_alive(shutdown.clone()));
         loop {
+            if !self.wait_for_storage(&shutdown).await {
+                break;
+            }
             let permit = tokio::select! {
                 permit = Arc::clone(&permits).acquire_owned() => permit.expect("never closed"),
                 () = shutdown.requested() => break,
@@ -156,6 +173,20 @@ impl Downloader {
         heartbeat.abort();
     }
 
+    /// Returns once the storage directory is usable (`true`) or at shutdown
+    /// (`false`): a download claimed meanwhile could only fail, where
+    /// leaving it queued lets it wait for the fix or another engine.
+    async fn wait_for_storage(&self, shutdown: &Shutdown) -> bool {
+        let mut verdict = self.storage.subscribe();
+        while verdict.borrow_and_update().is_some() {
+            tokio::select! {
+                changed = verdict.changed() => if changed.is_err() { return true },
+                () = shutdown.requested() => return false,
+            }
+        }
+        true
+    }
+
     /// Refreshes this worker's claims, so that other engines only take over
     /// the downloads of a worker that died.
     async fn keep_claims_alive(self: Arc<Self>, shutdown: Shutdown) {
@@ -179,7 +210,7 @@ impl Downloader {
             .lock()
             .expect("never poisoned")
             .insert(claim.id, token.clone());
-        tracing::info!(url = %claim.url, "download started");
+        tracing::info!(url = %crate::db::public_url(&claim.url), "download started");
         let ending = self.fetch_and_store(&claim, &token, &shutdown).await;
         match ending {
             Ending::Done | Ending::Abandoned => {}
@@ -202,12 +233,9 @@ impl Downloader {
         shutdown: &Shutdown,
     ) -> Ending {
         if let Err(error) = tokio::fs::create_dir_all(&self.settings.storage_dir).await {
-            return self
-                .record_failure(
-                    claim,
-                    &format!("cannot create the storage directory: {error}"),
-                )
-                .await;
+            let path = &self.settings.storage_dir;
+            tracing::error!(path = %path.display(), %error, "cannot create the storage directory");
+            return self.storage_failure(claim).await;
         }
         let part = self.part_path(claim.id);
         let (progress, progress_rx) = watch::channel(0u64);
@@ -241,6 +269,11 @@ impl Downloader {
                 let _ = tokio::fs::remove_file(&part).await;
                 Ending::Abandoned
             }
+            Some(Err(fetch::FetchError::Io { path, source })) => {
+                tracing::error!(path = %path.display(), error = %source, "cannot write the download");
+                let _ = tokio::fs::remove_file(&part).await;
+                self.storage_failure(claim).await
+            }
             Some(Err(error)) => {
                 let _ = tokio::fs::remove_file(&part).await;
                 self.record_failure(claim, &error.to_string()).await
@@ -257,10 +290,9 @@ impl Downloader {
     ) -> Ending {
         let final_path = self.final_path(claim.id);
         if let Err(error) = fetch::commit(part, &final_path).await {
+            tracing::error!(path = %final_path.display(), %error, "cannot store the download");
             let _ = tokio::fs::remove_file(part).await;
-            return self
-                .record_failure(claim, &format!("cannot store the file: {error}"))
-                .await;
+            return self.storage_failure(claim).await;
         }
         let size = i64::try_from(fetched.size).unwrap_or(i64::MAX);
         let checksum = format!("sha256:{}", fetched.sha256_hex);
@@ -279,6 +311,14 @@ impl Downloader {
                 Ending::Released
             }
         }
+    }
+
+    /// A download the local storage failed (logged with its path by the
+    /// caller): recorded without the path, and the storage checked at once,
+    /// so that no further download is claimed while it stays broken.
+    async fn storage_failure(&self, claim: &Claim) -> Ending {
+        let _ = self.storage.check_now().await;
+        self.record_failure(claim, STORAGE_FAILED).await
     }
 
     async fn record_failure(&self, claim: &Claim, message: &str) -> Ending {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::ini::{normalize_name, normalize_section};
 use super::opt::Opt;
+use super::unknown::ConfigWarning;
 use super::value::Value;
 
 /// Every declared option with its checked value, and the files that were read.
@@ -17,6 +18,7 @@ pub struct Config {
     files: Vec<PathBuf>,
     entries: Vec<Entry>,
     index: HashMap<(String, String), usize>,
+    warnings: Vec<ConfigWarning>,
 }
 
 /// One option and its value.
@@ -50,7 +52,11 @@ pub(super) fn key(opt: &Opt) -> (String, String) {
 }
 
 impl Config {
-    pub(crate) fn new(files: Vec<PathBuf>, entries: Vec<Entry>) -> Self {
+    pub(crate) fn new(
+        files: Vec<PathBuf>,
+        entries: Vec<Entry>,
+        warnings: Vec<ConfigWarning>,
+    ) -> Self {
         let index = entries
             .iter()
             .enumerate()
@@ -60,6 +66,7 @@ impl Config {
             files,
             entries,
             index,
+            warnings,
         }
     }
 
@@ -155,6 +162,12 @@ impl Config {
     /// `--config-dir` expanded.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// Options the files set that nothing reads and that look like mistakes
+    /// (a typo of a declared option), in file order. Loading succeeded anyway.
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.warnings
     }
 
     /// The options whose values differ in `newer`, in declaration order, for

@@ -14,6 +14,7 @@
 //! - `config`: [`Config`], its accessors and [`OptionChange`].
 //! - `problem`: [`ConfigProblem`], one line per thing to fix.
 //! - `secret`: [`Secret`] and [`redact_url`].
+//! - `unknown`: [`ConfigWarning`], an unread option that looks like a typo.
 //! - `sample`: [`render_sample`], oslo-config-generator style.
 //! - [`options`]: the `[DEFAULT]` options the launcher owns.
 
@@ -24,6 +25,7 @@ pub use options::OPTS;
 pub use problem::ConfigProblem;
 pub use sample::render_sample;
 pub use secret::{Secret, redact_url};
+pub use unknown::ConfigWarning;
 
 mod config;
 mod ini;
@@ -35,6 +37,7 @@ mod sample;
 mod secret;
 #[cfg(test)]
 mod tests;
+mod unknown;
 mod value;
 
 use std::collections::{HashMap, HashSet};
@@ -71,7 +74,9 @@ pub struct Sources {
 /// Reads the files in order, then every `*.conf` in each directory (sorted by
 /// name, hidden files skipped), then the overrides; later values win. Parses
 /// and type-checks every declared option. Unknown sections and options are
-/// ignored and logged at debug level.
+/// ignored and logged at debug level, except an unknown option that looks like
+/// a mistake in a section the project owns: it becomes a
+/// [`ConfigWarning`] (see [`Config::warnings`]), logged at warning level.
 ///
 /// # Errors
 ///
@@ -86,6 +91,7 @@ pub fn load(sources: &Sources, tables: &[&[&'static Opt]]) -> Result<Config, Vec
     let mut raw = RawValues {
         known: opts.iter().map(|opt| key(opt)).collect(),
         values: HashMap::new(),
+        warnings: Vec::new(),
     };
     let files = raw.read_files(expand(sources, &mut problems), &mut problems);
     raw.apply_overrides(&sources.overrides, &mut problems);
@@ -98,7 +104,7 @@ pub fn load(sources: &Sources, tables: &[&[&'static Opt]]) -> Result<Config, Vec
         }
     }
     if problems.is_empty() {
-        Ok(Config::new(files, entries))
+        Ok(Config::new(files, entries, raw.warnings))
     } else {
         Err(problems)
     }
@@ -108,6 +114,7 @@ pub fn load(sources: &Sources, tables: &[&[&'static Opt]]) -> Result<Config, Vec
 struct RawValues {
     known: HashSet<(String, String)>,
     values: HashMap<(String, String), Raw>,
+    warnings: Vec<ConfigWarning>,
 }
 
 impl RawValues {
@@ -148,10 +155,27 @@ impl RawValues {
                 if unknown_sections.insert(key.0.clone()) {
                     tracing::debug!(%file, section = %key.0, "ignoring an unknown section");
                 }
+            } else if let Some(warning) = self.judge(&file, &key) {
+                // Before logging is set up (the first start) nobody hears
+                // this; the binaries then log `Config::warnings` themselves.
+                if !self.warnings.contains(&warning) {
+                    tracing::warn!("{warning}");
+                    self.warnings.push(warning);
+                }
             } else {
                 tracing::debug!(%file, section = %key.0, option = %key.1, "ignoring an unknown option");
             }
         }
+    }
+
+    /// A warning when the unknown option `key` of `file` looks like a typo.
+    fn judge(&self, file: &str, (section, name): &(String, String)) -> Option<ConfigWarning> {
+        let declared = self
+            .known
+            .iter()
+            .filter(|(s, _)| s == section)
+            .map(|(_, n)| n.as_str());
+        unknown::judge(file, section, name, declared)
     }
 
     fn apply_overrides(&mut self, overrides: &[Override], problems: &mut Vec<ConfigProblem>) {

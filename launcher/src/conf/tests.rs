@@ -428,3 +428,24 @@ fn reading_an_undeclared_option_panics() {
         .expect("defaults are valid")
         .port(&PORT);
 }
+
+#[test]
+fn a_typo_in_an_owned_section_loads_with_a_warning_naming_the_option_meant() {
+    let dir = Scratch::new();
+    let path = dir.write(
+        "a.conf",
+        "[api]\nworker = 3\nworker = 4\nport = 80\n[DEFAULT]\nflga = on\nuse_syslog = true\n",
+    );
+    let config = load_ok(&files(&[&path]));
+    let warnings: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
+    let file = path.display();
+    assert_eq!(
+        warnings,
+        [
+            format!("{file}: [api] worker is not a known option; did you mean workers?"),
+            format!("{file}: [DEFAULT] flga is not a known option; did you mean flag?"),
+        ],
+        "each typo once; oslo.log's use_syslog is not one"
+    );
+    assert_eq!(config.port(&PORT), 80);
+}

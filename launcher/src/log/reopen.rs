@@ -5,16 +5,20 @@
 //! single `write(2)` on an `O_APPEND` descriptor. Nothing is buffered in user
 //! space, so a fork cannot copy half-written data into a child that would
 //! write it a second time, and appends from several processes sharing the
-//! file never interleave within a line.
+//! file never interleave within a line. When the disk is full, [`append`]
+//! keeps each record whole or absent and counts the absent ones.
+//!
+//! [`append`]: super::append
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io;
 use std::os::fd::{AsRawFd as _, RawFd};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::LogError;
+use super::append::{Appender, LossReport, Stderr};
 use super::format::{self, LogRecord};
 
 /// Log files are readable by the `adm` group (as logrotate's `create 0640`)
@@ -31,12 +35,23 @@ struct LogFile {
 impl LogFile {
     /// Opens for appending, creating the file if needed. Never truncates: a
     /// file that another process (or a previous run) is writing keeps its lines.
+    ///
+    /// Opened for reading too where permitted, so that a record cut short by
+    /// a full disk can be recognised at the end of the file and taken back.
     fn open(path: &Path) -> Result<Self, LogError> {
-        OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(LOG_FILE_MODE)
-            .open(path)
+        let open = |read| {
+            OpenOptions::new()
+                .read(read)
+                .append(true)
+                .create(true)
+                .mode(LOG_FILE_MODE)
+                .open(path)
+        };
+        open(true)
+            .or_else(|error| match error.kind() {
+                io::ErrorKind::PermissionDenied => open(false),
+                _ => Err(error),
+            })
             .map(|file| Self {
                 path: path.to_owned(),
                 file,
@@ -56,20 +71,6 @@ struct State {
     use_json: bool,
 }
 
-impl State {
-    fn write(&self, line: &str) {
-        // A failed write has nowhere to be reported: logging about logging
-        // would recurse. The record is dropped, as Python logging does after
-        // printing to a stderr that is usually gone too.
-        if let Some(log) = &self.file {
-            let _ = (&log.file).write_all(line.as_bytes());
-        }
-        if self.file.is_none() || self.use_stderr {
-            let _ = io::stderr().lock().write_all(line.as_bytes());
-        }
-    }
-}
-
 /// The process's log sinks, shared by the subscriber (writing) and the
 /// [`LogHandle`](super::LogHandle) (reopening and reconfiguring).
 ///
@@ -79,6 +80,16 @@ impl State {
 #[derive(Debug)]
 pub(crate) struct Sinks {
     state: RwLock<State>,
+    /// Held across each write, so no other thread of this process appends
+    /// between a short write and its repair; and the loss counts, which
+    /// outlive a reopen.
+    appenders: Mutex<Appenders>,
+}
+
+#[derive(Debug)]
+struct Appenders {
+    file: Appender,
+    stderr: Appender,
 }
 
 impl Sinks {
@@ -95,18 +106,48 @@ impl Sinks {
                 use_stderr,
                 use_json,
             }),
+            appenders: Mutex::new(Appenders {
+                file: Appender::new("the log file"),
+                stderr: Appender::new("stderr"),
+            }),
         })
     }
 
     /// Formats `record` and writes it to every sink.
+    ///
+    /// A failed write has nowhere to be reported at once (logging about
+    /// logging would recurse): the record is counted as lost, and the sink's
+    /// next successful write says how many were.
     pub(crate) fn write(&self, record: &LogRecord) {
         let state = self.read();
-        let line = if state.use_json {
-            format::json(record)
+        let format = if state.use_json {
+            format::json
         } else {
-            format::text(record)
+            format::text
         };
-        state.write(&line);
+        let line = format(record);
+        let mut appenders = self
+            .appenders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(log) = &state.file {
+            appenders.file.append(&log.file, record, &line, format);
+        }
+        if state.file.is_none() || state.use_stderr {
+            appenders.stderr.append(&Stderr, record, &line, format);
+        }
+    }
+
+    /// The records this process could not write, per sink.
+    pub(crate) fn losses(&self) -> LossReport {
+        let pid = std::process::id();
+        let appenders = self
+            .appenders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        LossReport {
+            sinks: vec![appenders.file.report(pid), appenders.stderr.report(pid)],
+        }
     }
 
     /// Reopens the log file at its path, if there is one.
@@ -271,6 +312,22 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&line).expect("JSON now");
         assert_eq!(value["message"], "still here");
         fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn records_a_full_device_refuses_are_counted_for_the_state_report() {
+        let sinks = Sinks::open(Some(Path::new("/dev/full")), false, false).expect("open");
+        assert_eq!(sinks.losses().to_string(), "no log records lost");
+        sinks.write(&record("one"));
+        sinks.write(&record("two"));
+        let report = sinks.losses();
+        assert_eq!(report.total(), 2);
+        assert!(
+            report
+                .to_string()
+                .starts_with("2 log records lost writing to the log file, the last at "),
+            "{report}"
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! What the master tells about itself: the `STATUS=` line for systemd and
 //! the `SIGUSR2` state report in the log.
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
 use super::{Master, WorkerState};
 use crate::service::Service;
 
@@ -33,7 +36,7 @@ impl<S: Service> Master<S> {
         self.notifier.notify(&self.status_line());
     }
 
-    pub(super) fn report(&self) {
+    pub(super) fn report(&mut self) {
         tracing::info!(
             "state report: phase {:?}, uptime {}s, serving generation {}, {} workers, {} respawns; {}",
             self.phase,
@@ -57,6 +60,13 @@ impl<S: Service> Master<S> {
                 worker.state,
                 worker.started.elapsed().as_secs()
             );
+        }
+        tracing::info!("state report: {}", self.log.losses());
+        // Each worker counts the records it could not write itself; the
+        // master has no view of them, so each worker reports its own.
+        let pids: Vec<Pid> = self.workers.keys().copied().collect();
+        for pid in pids {
+            self.signal_worker(pid, Signal::SIGUSR2);
         }
     }
 }

@@ -102,12 +102,22 @@ impl PrivateBroker {
     /// RabbitMQ not installed), exits while booting on every attempt, or
     /// does not accept connections within 60 seconds.
     pub fn start() -> io::Result<PrivateBroker> {
+        Self::start_with_config("")
+    }
+
+    /// Starts a node as [`PrivateBroker::start`] does, with `extra` appended
+    /// to its `rabbitmq.conf` (e.g. `max_message_size = 1048576`).
+    ///
+    /// # Errors
+    /// As [`PrivateBroker::start`]; a setting the node rejects makes it exit
+    /// while booting.
+    pub fn start_with_config(extra: &str) -> io::Result<PrivateBroker> {
         static SWEEP: Once = Once::new();
         SWEEP.call_once(sweep_leftovers);
 
         let mut attempt = 1;
         loop {
-            match Self::boot() {
+            match Self::boot(extra) {
                 Ok(broker) => return Ok(broker),
                 Err(BootError::Exited(_)) if attempt < ATTEMPTS => attempt += 1,
                 Err(BootError::Exited(error) | BootError::Other(error)) => return Err(error),
@@ -150,9 +160,40 @@ impl PrivateBroker {
         self.await_port("accept AMQP connections", || self.accepts_amqp())
     }
 
+    /// The rows of `rabbitmqctl list_<items> <columns…>` on this node (e.g.
+    /// `list("queues", &["name", "messages_unacknowledged"])`), each row
+    /// split into its columns.
+    ///
+    /// # Errors
+    /// When `rabbitmqctl` fails, e.g. on a column it does not know.
+    pub fn list(&self, items: &str, columns: &[&str]) -> io::Result<Vec<Vec<String>>> {
+        let command = format!("list_{items}");
+        let mut args = vec!["-q", command.as_str(), "--no-table-headers"];
+        args.extend_from_slice(columns);
+        let printed = rabbitmqctl_output(&self.node, &args)?;
+        Ok(printed
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| line.split('\t').map(str::to_string).collect())
+            .collect())
+    }
+
+    /// The names of the client connections open on this node
+    /// (`<client address> -> <node address>`).
+    ///
+    /// # Errors
+    /// When `rabbitmqctl` fails.
+    pub fn connections(&self) -> io::Result<Vec<String>> {
+        let rows = self.list("connections", &["name"])?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| row.into_iter().next())
+            .collect())
+    }
+
     /// One try at a node on fresh ports. The returned error drops the
     /// half-started broker, which stops whatever was launched.
-    fn boot() -> Result<PrivateBroker, BootError> {
+    fn boot(extra: &str) -> Result<PrivateBroker, BootError> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "{NODE_PREFIX}{}-{}",
@@ -172,7 +213,7 @@ impl PrivateBroker {
             port,
             dist_port,
         };
-        broker.prepare_dir()?;
+        broker.prepare_dir(extra)?;
         broker.launch()?;
         broker.await_boot()?;
         Ok(broker)
@@ -207,7 +248,7 @@ impl PrivateBroker {
     }
 
     /// Writes the node's config into its directory, owned by `rabbitmq`.
-    fn prepare_dir(&self) -> io::Result<()> {
+    fn prepare_dir(&self, extra: &str) -> io::Result<()> {
         let _ = fs::remove_dir_all(&self.dir);
         fs::create_dir_all(self.path("mnesia"))?;
         fs::create_dir(self.path("log"))?;
@@ -216,7 +257,7 @@ impl PrivateBroker {
         fs::write(
             self.path("rabbitmq.conf"),
             format!(
-                "listeners.tcp.1 = 127.0.0.1:{}\ncluster_name = {}\n",
+                "listeners.tcp.1 = 127.0.0.1:{}\ncluster_name = {}\n{extra}\n",
                 self.port, self.node
             ),
         )?;
@@ -424,17 +465,25 @@ fn tool(name: &str) -> PathBuf {
 
 /// `rabbitmqctl -n <node> <command>`, failing with its output.
 fn rabbitmqctl(node: &str, command: &str) -> io::Result<()> {
+    rabbitmqctl_output(node, &[command]).map(drop)
+}
+
+/// `rabbitmqctl -n <node> <args…>`: what it printed, or a failure with its
+/// first lines.
+fn rabbitmqctl_output(node: &str, args: &[&str]) -> io::Result<String> {
     let Output {
         status,
         stdout,
         stderr,
     } = Command::new(tool("rabbitmqctl"))
-        .args(["-n", node, "--timeout", "60", command])
+        .args(["-n", node, "--timeout", "60"])
+        .args(args)
         .stdin(Stdio::null())
         .output()?;
     if status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&stdout).into_owned());
     }
+    let command = args.join(" ");
     let printed = if stderr.is_empty() { stdout } else { stderr };
     let printed = String::from_utf8_lossy(&printed);
     let first_lines: Vec<&str> = printed.trim().lines().take(3).collect();

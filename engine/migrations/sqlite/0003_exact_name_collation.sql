@@ -1,0 +1,3 @@
+-- Names compare exactly, code point by code point, as on the other backends.
+-- SQLite's default BINARY collation (memcmp of UTF-8) does so already:
+-- nothing to change here.
