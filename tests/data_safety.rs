@@ -297,6 +297,15 @@ fn credentials_in_a_download_url_are_used_and_shown_to_nobody() {
     let updated = cluster.update_movie(&id, &json!({"url": shown, "rank": 3}));
     assert_eq!(updated.status, 200, "{}", updated.text());
     assert_eq!(updated.json()["state"], "downloaded");
+    // A failed download's error quotes its URL: without the password.
+    let refused = cluster.create(&json!({
+        "name": "Refused",
+        "url": "http://alice:s3cret-pw@127.0.0.1:9/refused",
+    }));
+    let refused_id = refused["id"].as_str().expect("id").to_owned();
+    let failed = cluster.wait_movie(&refused_id, "in error", |m| m["state"] == "error");
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(!error.contains("s3cret"), "{error}");
     for service in [cluster.engine(), cluster.api()] {
         let log = service.log_text();
         assert!(!log.contains("s3cret"), "a log shows the password");

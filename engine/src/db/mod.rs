@@ -15,7 +15,7 @@
 //! - `explain` (feature `test-util`): query plans of a listing, for tests.
 
 pub use migrate::MigrationReport;
-pub(crate) use row::public_url;
+pub(crate) use row::hide_credentials;
 pub use url::{DatabaseUrl, UrlError};
 
 mod claims;

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::pool::Arg;
-use super::row::{BadRow, IdRow, MOVIE_COLUMNS, MovieRow, now_micros, public_url};
+use super::row::{BadRow, IdRow, MOVIE_COLUMNS, MovieRow, hide_credentials, now_micros};
 use super::{Store, is_unique_violation, unavailable};
 use crate::error::Error;
 use crate::objects::{Movie, MovieUpdate, NewMovie};
@@ -106,7 +106,7 @@ impl Store {
             let url_changed = update
                 .url
                 .as_ref()
-                .is_some_and(|url| *url != current.url && *url != public_url(&current.url));
+                .is_some_and(|url| *url != current.url && *url != hide_credentials(&current.url));
             let (sql, args) = update_statement(id, update, &current, url_changed)?;
             match self.pool().execute(&sql, &args).await {
                 // The row changed generation (or went away) since we read it.

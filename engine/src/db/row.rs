@@ -76,12 +76,12 @@ impl MovieRow {
             id,
             name: self.name,
             rank: self.rank,
-            url: public_url(&self.url),
+            url: hide_credentials(&self.url),
             state,
             size: self.size,
             bytes_downloaded: self.bytes_downloaded,
             checksum: self.checksum,
-            error: self.error.as_deref().map(launcher::conf::redact_url),
+            error: self.error.as_deref().map(hide_credentials),
             meta,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
@@ -89,25 +89,34 @@ impl MovieRow {
     }
 }
 
-/// `url` as every client may see it: credentials in its user info are
-/// replaced by `***` (the stored URL keeps them, for the download).
-pub(crate) fn public_url(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let authority_end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else {
-        return url.to_owned();
-    };
-    let user_info = &url[start..at];
-    let shown = match user_info.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        // A lone user name is often a token.
-        None => "***".to_owned(),
-    };
-    format!("{}{shown}{}", &url[..start], &url[at..])
+/// `text` (a URL, or a message quoting URLs) as anyone may see it: the
+/// credentials in each URL's user info are replaced by `***` (the stored URL
+/// keeps them, for the download). The authority ends where a URL parser ends
+/// it, at the first `/`, `?` or `#`, so what is hidden is what a download
+/// would send.
+pub(crate) fn hide_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://").map(|i| i + 3) {
+        out.push_str(&rest[..scheme_end]);
+        rest = &rest[scheme_end..];
+        let authority_end = rest
+            .find(|c: char| "/?#)\"'<>".contains(c) || c.is_whitespace())
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            match rest[..at].split_once(':') {
+                Some((user, _)) => {
+                    out.push_str(user);
+                    out.push_str(":***");
+                }
+                // A lone user name is often a token.
+                None => out.push_str("***"),
+            }
+            rest = &rest[at..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An id column on its own.
@@ -147,8 +156,12 @@ mod tests {
             ("http://u:p@ss:w@h.example/", "http://u:***@h.example/"),
             ("http://h.example/a@b", "http://h.example/a@b"),
             ("http://h.example/", "http://h.example/"),
+            (
+                "error sending request for url (http://u:p@h.example/f): refused; see https://t@x/",
+                "error sending request for url (http://u:***@h.example/f): refused; see https://***@x/",
+            ),
         ] {
-            assert_eq!(public_url(stored), shown, "{stored}");
+            assert_eq!(hide_credentials(stored), shown, "{stored}");
         }
     }
 

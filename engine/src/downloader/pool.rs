@@ -210,7 +210,7 @@ impl Downloader {
             .lock()
             .expect("never poisoned")
             .insert(claim.id, token.clone());
-        tracing::info!(url = %crate::db::public_url(&claim.url), "download started");
+        tracing::info!(url = %crate::db::hide_credentials(&claim.url), "download started");
         let ending = self.fetch_and_store(&claim, &token, &shutdown).await;
         match ending {
             Ending::Done | Ending::Abandoned => {}
@@ -322,8 +322,9 @@ impl Downloader {
     }
 
     async fn record_failure(&self, claim: &Claim, message: &str) -> Ending {
+        let message = crate::db::hide_credentials(message);
         tracing::warn!("download failed: {message}");
-        match self.store.fail(claim, message).await {
+        match self.store.fail(claim, &message).await {
             Ok(_) => Ending::Abandoned,
             Err(error) => {
                 tracing::warn!(%error, "cannot record the failure");
