@@ -37,10 +37,15 @@ pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
 /// has closed.
 const CLOSED_POLL: Duration = Duration::from_millis(100);
 
-/// Messages from this size up are published on a channel of their own: if a
-/// broker set below [`MAX_MESSAGE_SIZE`] refuses one, only that channel
-/// closes, not the one every other message shares.
-const OWN_CHANNEL_SIZE: usize = 1024 * 1024;
+/// Messages from this size up are published on a channel of their own. One
+/// that needs several frames (the broker's `frame_max`, 128 KiB by default)
+/// can be overtaken on a shared channel by a small one published after it,
+/// and the broker's acks, which follow the order it received them in, are
+/// then matched to the wrong messages: a refused one would be taken for
+/// confirmed. Alone on its channel a message cannot be confused; and a
+/// broker set below [`MAX_MESSAGE_SIZE`] that refuses it closes only that
+/// channel, not the one every other message shares.
+const OWN_CHANNEL_SIZE: usize = 64 * 1024;
 
 /// One live connection.
 #[derive(Clone)]

@@ -281,8 +281,8 @@ async fn a_request_over_the_bound_fails_before_it_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_the_broker_refuses_costs_a_channel_not_the_connection() {
     // The bound is above the broker's limit, so the broker refuses: once on
-    // the shared channel (a small reply), once on a channel of its own.
-    let broker = private_broker("max_message_size = 262144").await;
+    // the shared channel (a reply of one frame), once on a channel of its own.
+    let broker = private_broker("max_message_size = 32768").await;
     let url = broker.transport_url();
     let (exchange, topic) = unique("refused");
     let transport = start_transport(settings_with(&url, &exchange, 64 * 1024 * 1024)).await;
@@ -301,7 +301,7 @@ async fn a_reply_the_broker_refuses_costs_a_channel_not_the_connection() {
     };
     served.started.recv().await.expect("the neighbour runs");
 
-    for bytes in [512 * 1024, 2 * 1024 * 1024] {
+    for bytes in [48 * 1024, 512 * 1024] {
         // Calls keep going over the shared channel while it is closed
         // under them; each must still be answered.
         let done = Arc::new(AtomicBool::new(false));
