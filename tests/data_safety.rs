@@ -5,8 +5,9 @@
 //!   deleted; files it cannot account for are reported and kept.
 //! - Engine workers killed during concurrent creates: no client is told
 //!   "already exists" for its own new movie.
-//! - A stopped engine: 504 "outcome unknown" with the movie id, then the
-//!   same `Idempotency-Key` gets that movie; another body with it gets 422.
+//! - An engine stopped during concurrent creates: 504 "outcome unknown"
+//!   naming each movie, then each `Idempotency-Key` gets its movie; another
+//!   body with a used key gets 422.
 //! - Credentials in a download URL are used for the download and shown
 //!   to nobody (answers and logs).
 //! - A listing of movies whose reply would be huge ends early with a `next`
@@ -212,55 +213,76 @@ fn engine_workers_killed_during_concurrent_creates_tell_no_client_its_movie_exis
     }
 }
 
+/// A create of movie `n`, with its own `Idempotency-Key`.
+fn keyed_create(n: usize, name: &str) -> Request {
+    let body = json!({"name": name, "url": format!("http://127.0.0.1:9/{n}")});
+    json_request("POST", "/v1/movies", &body).header("Idempotency-Key", &format!("\"order-{n}\""))
+}
+
+/// The movie id a 504's message names.
+fn id_in_message(response: &crate::harness::http::Response) -> String {
+    let message = response.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("outcome is unknown"), "{message}");
+    message
+        .split_whitespace()
+        .find_map(|word| uuid::Uuid::try_parse(word.trim_end_matches(':')).ok())
+        .unwrap_or_else(|| panic!("no movie id in {message:?}"))
+        .to_string()
+}
+
 #[test]
-fn a_stopped_engine_gets_504_with_the_movie_id_and_the_same_idempotency_key_then_gets_that_movie() {
+fn a_stopped_engine_gets_504s_naming_each_movie_and_the_same_idempotency_keys_then_get_those_movies()
+ {
     // Arrange
     let cluster = Cluster::start_with(Backend::Sqlite, |c| {
         c.workers(1).set("DEFAULT", "rpc_response_timeout", "2")
     });
-    let body = json!({"name": "Paused", "url": "http://127.0.0.1:9/p"});
-    let keyed = |body: &Value| {
-        json_request("POST", "/v1/movies", body).header("Idempotency-Key", "\"order-7\"")
-    };
+    let clients = 8;
     let workers = cluster.engine().worker_pids();
     for pid in &workers {
         cluster.engine().signal_worker(*pid, Signal::SIGSTOP);
     }
 
-    // Act
-    let first = cluster.request(keyed(&body));
+    // Act: concurrent creates while the engine is stopped.
+    let port = cluster.port();
+    let first: Vec<_> = (0..clients)
+        .map(|n| {
+            std::thread::spawn(move || {
+                crate::harness::http::send(port, keyed_create(n, &format!("Paused {n}")))
+                    .expect("an answer")
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|client| client.join().expect("a client thread"))
+        .collect();
     for pid in &workers {
         cluster.engine().signal_worker(*pid, Signal::SIGCONT);
     }
 
-    // Assert: the client learns the outcome is unknown, and which movie.
-    assert_eq!(first.status, 504, "{}", first.text());
-    let message = first.json()["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(message.contains("outcome is unknown"), "{message}");
-    let id = message
-        .split_whitespace()
-        .find_map(|word| uuid::Uuid::try_parse(word).ok())
-        .expect("the movie id in the message")
-        .to_string();
-    let made = eventually("the engine, resumed, made the movie", || {
-        let response = cluster.get_movie(&id);
-        ensure(response.status == 200, || response.text()).map(|()| response.json())
-    });
-    assert_eq!(made["name"], "Paused");
-    let retry = cluster.request(keyed(&body));
-    assert_eq!(retry.status, 202, "{}", retry.text());
-    assert_eq!(retry.json()["id"], id.as_str());
-    let other = cluster.request(keyed(
-        &json!({"name": "Other", "url": "http://127.0.0.1:9/o"}),
-    ));
+    // Assert: each client learns the outcome is unknown, and which movie;
+    // the resumed engine makes each once; each key's retry gets its movie.
+    for (n, answer) in first.iter().enumerate() {
+        assert_eq!(answer.status, 504, "{}", answer.text());
+        let id = id_in_message(answer);
+        let made = eventually("the engine, resumed, made the movie", || {
+            let response = cluster.get_movie(&id);
+            ensure(response.status == 200, || response.text()).map(|()| response.json())
+        });
+        assert_eq!(made["name"], format!("Paused {n}"));
+        let retry = cluster.request(keyed_create(n, &format!("Paused {n}")));
+        assert_eq!(retry.status, 202, "{}", retry.text());
+        assert_eq!(retry.json()["id"], id.as_str());
+    }
+    let other = cluster.request(keyed_create(0, "Another body"));
     assert_eq!(other.status, 422, "{}", other.text());
     let listed = cluster.list_movies("").json();
     assert_eq!(
         listed["movies"].as_array().map(Vec::len),
-        Some(1),
+        Some(clients),
         "{listed}"
     );
 }
