@@ -100,6 +100,13 @@ pub fn run_service<S: launcher::Service>(program: &'static str, service: S) -> E
         Ok(config) => config,
         Err(code) => return code,
     };
+    let problems = service.check(&config);
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("{program}: {problem}");
+        }
+        return ExitCode::from(EXIT_USAGE);
+    }
     let log = match init_logging(program, &config) {
         Ok(log) => log,
         Err(code) => return code,

@@ -43,8 +43,14 @@ fn main() -> ExitCode {
                 for warning in config.warnings() {
                     eprintln!("{PROGRAM}: warning: {warning}");
                 }
-                if let Err(problem) = check_storage(&config) {
-                    eprintln!("{PROGRAM}: {problem}");
+                // What each service checks before it forks, then the storage.
+                let mut problems = launcher::Service::check(&engine::EngineService, &config);
+                problems.extend(launcher::Service::check(&api::ApiService, &config));
+                problems.extend(check_storage(&config).err());
+                if !problems.is_empty() {
+                    for problem in problems {
+                        eprintln!("{PROGRAM}: {problem}");
+                    }
                     return ExitCode::from(common::EXIT_USAGE);
                 }
                 let files = common::config_file_names(&config);

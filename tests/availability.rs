@@ -198,6 +198,46 @@ fn api_reload_is_rolled_back(broken: impl FnOnce(ServiceConfig) -> ServiceConfig
 }
 
 #[test]
+fn an_engine_reload_to_a_database_url_it_cannot_use_is_rejected_before_any_fork() {
+    // Arrange
+    let mut cluster = Cluster::start(Backend::Sqlite);
+    let path = seeded_movie_path(&cluster);
+    let engine = cluster.engine_mut();
+    let before = engine.worker_pids();
+    let broken = engine.config().clone().set(
+        "database",
+        "connection",
+        "postgresql://u:dbsecretpw@db.example:notaport/pymsboot",
+    );
+    engine.rewrite_config(&broken);
+    let mark = engine.notify().mark();
+
+    // Act
+    engine.hup();
+
+    // Assert: rejected as a configuration problem, no generation started.
+    engine.wait_notify(mark, "READY=1 with a rejected reload", |d| {
+        d.has("READY=1")
+            && d.get("STATUS")
+                .is_some_and(|s| s.starts_with("reload failed"))
+    });
+    let problem = eventually("the problem in the log", || {
+        engine
+            .log_lines()
+            .into_iter()
+            .find(|l| l.message.contains("[database] connection"))
+            .ok_or("not yet")
+    });
+    assert!(!problem.raw.contains("dbsecretpw"), "{}", problem.raw);
+    assert!(
+        !engine.log_text().contains("generation 2"),
+        "a generation was started"
+    );
+    assert_eq!(engine.worker_pids(), before);
+    assert_eq!(cluster.request(Request::get(&path)).status, 200);
+}
+
+#[test]
 fn an_api_reload_to_a_dead_broker_is_rolled_back_without_failing_a_request() {
     let dead = rpc::test_util::free_port();
     api_reload_is_rolled_back(

@@ -167,3 +167,66 @@ fn config_check_never_prints_a_password() {
         );
     }
 }
+
+#[test]
+fn config_check_and_the_engine_read_database_urls_with_one_parser() {
+    // Every spelling the engine connects with passes the check.
+    for good in [
+        "sqlite:////var/lib/pymsboot/pymsboot.sqlite",
+        "postgresql+psycopg2://u:pw@db.example/pymsboot",
+        "postgres://u:pw@db.example/pymsboot",
+        "mysql+pymysql://u:pw@db.example/pymsboot",
+        "mariadb://u:pw@db.example/pymsboot",
+    ] {
+        let (_dir, _path, output) = check(&format!("[database]\nconnection = {good}\n"));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{good}: {}",
+            all_output(&output)
+        );
+    }
+
+    // A URL of an accepted scheme that the engine cannot use fails the
+    // check, naming the option, without its password.
+    let (_dir, path, output) =
+        check("[database]\nconnection = postgresql://u:dbsecretpw@db.example:notaport/pymsboot\n");
+
+    let said = all_output(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.lines()
+            .any(|l| l.contains(&path) && l.contains("[database] connection")),
+        "{said}"
+    );
+    assert!(
+        !said.contains("dbsecretpw"),
+        "a password was printed:\n{said}"
+    );
+}
+
+#[test]
+fn an_engine_with_a_database_url_it_cannot_use_exits_2_before_forking() {
+    // Arrange
+    let dir = TempDir::new();
+    let path = dir.join("engine.conf");
+    std::fs::write(
+        &path,
+        "[database]\nconnection = postgresql://u:dbsecretpw@db.example:notaport/pymsboot\n",
+    )
+    .expect("write the config file");
+
+    // Act
+    let output = run(Command::new(bin("pymsboot-engine"))
+        .arg("--config-file")
+        .arg(&path));
+
+    // Assert
+    let said = all_output(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains("[database] connection"), "{said}");
+    assert!(
+        !said.contains("dbsecretpw"),
+        "a password was printed:\n{said}"
+    );
+}

@@ -170,7 +170,7 @@ pub static CONNECTION: Opt = Opt {
     section: "database",
     name: "connection",
     kind: OptKind::Url {
-        schemes: &["sqlite", "postgresql", "mysql"],
+        schemes: &["sqlite", "postgresql", "postgres", "mysql", "mariadb"],
     },
     default: OptDefault::Value("sqlite:////var/lib/pymsboot/pymsboot.sqlite"),
     help: "The database URL: sqlite:///relative/path, sqlite:////absolute/path, \

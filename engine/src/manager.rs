@@ -13,17 +13,10 @@ use crate::db::Store;
 use crate::downloader::Downloader;
 use crate::error::Error;
 use crate::objects::{ListQuery, Movie, MovieUpdate, NewMovie};
+use crate::rpcapi::methods::{
+    ALL, CREATE_MOVIE, DELETE_MOVIE, GET_ALL_MOVIE, GET_HEALTH, GET_MOVIE, UPDATE_MOVIE,
+};
 use crate::rpcapi::{NAMESPACE, RPC_API_VERSION};
-
-/// The methods of CONTRACT §5, and `get_health` (1.1).
-const METHODS: [&str; 6] = [
-    "get_movie",
-    "get_all_movie",
-    "create_movie",
-    "update_movie",
-    "delete_movie",
-    "get_health",
-];
 
 /// The engine's endpoint.
 pub struct EngineManager {
@@ -39,8 +32,8 @@ impl EngineManager {
 
     async fn dispatch(&self, method: &str, mut args: Map<String, Value>) -> Result<Value, Error> {
         match method {
-            "get_movie" => to_value(self.store.get(uuid_arg(&mut args)?).await?),
-            "get_all_movie" => {
+            GET_MOVIE => to_value(self.store.get(uuid_arg(&mut args)?).await?),
+            GET_ALL_MOVIE => {
                 let paged = args.remove("paged").and_then(|p| p.as_bool()) == Some(true);
                 let query: ListQuery = parse(Value::Object(args), "get_all_movie arguments")?;
                 let (movies, more) = fit_reply(self.store.list(&query).await?)?;
@@ -50,27 +43,27 @@ impl EngineManager {
                     Ok(Value::Array(movies))
                 }
             }
-            "create_movie" => {
+            CREATE_MOVIE => {
                 let new: NewMovie = parse(content(&mut args)?, "content_json")?;
                 new.validate().map_err(Error::Invalid)?;
                 let movie = self.store.create(&new).await?;
                 self.downloader.kick();
                 to_value(movie)
             }
-            "update_movie" => {
+            UPDATE_MOVIE => {
                 let id = uuid_arg(&mut args)?;
                 let update: MovieUpdate = parse(content(&mut args)?, "content_json")?;
                 update.validate().map_err(Error::Invalid)?;
-                let (movie, url_changed) = self.store.update(id, &update).await?;
-                if url_changed {
+                let updated = self.store.update(id, &update).await?;
+                if updated.url_changed {
                     // The bytes of the old URL must not be resumed from.
                     self.downloader.cancel(id);
                     self.downloader.remove_file(id).await;
                     self.downloader.kick();
                 }
-                to_value(movie)
+                to_value(updated.movie)
             }
-            "delete_movie" => {
+            DELETE_MOVIE => {
                 let id = uuid_arg(&mut args)?;
                 self.store.delete(id).await?;
                 self.downloader.cancel(id);
@@ -78,7 +71,7 @@ impl EngineManager {
                 Ok(Value::Null)
             }
             // The last periodic verdict: a probe must not wait on an fsync.
-            "get_health" => {
+            GET_HEALTH => {
                 let storage = self.downloader.storage().problem();
                 Ok(serde_json::json!({"storage": storage.map(|p| p.summary())}))
             }
@@ -97,7 +90,7 @@ impl Endpoint for EngineManager {
     }
 
     fn has_method(&self, method: &str) -> bool {
-        METHODS.contains(&method)
+        ALL.contains(&method)
     }
 
     fn call<'a>(

@@ -29,6 +29,29 @@ const BASE_VERSION: &str = "1.0";
 /// The namespace of the engine's endpoint.
 pub const NAMESPACE: &str = "engine";
 
+/// The method names of the engine's endpoint, spelled once for the client
+/// and the manager so the two cannot drift apart.
+pub(crate) mod methods {
+    pub const GET_MOVIE: &str = "get_movie";
+    pub const GET_ALL_MOVIE: &str = "get_all_movie";
+    pub const CREATE_MOVIE: &str = "create_movie";
+    pub const UPDATE_MOVIE: &str = "update_movie";
+    pub const DELETE_MOVIE: &str = "delete_movie";
+    /// Since 1.1.
+    pub const GET_HEALTH: &str = "get_health";
+
+    /// Every method the manager answers: CONTRACT §5's, and `get_health`.
+    #[cfg(feature = "server")]
+    pub const ALL: [&str; 6] = [
+        GET_MOVIE,
+        GET_ALL_MOVIE,
+        CREATE_MOVIE,
+        UPDATE_MOVIE,
+        DELETE_MOVIE,
+        GET_HEALTH,
+    ];
+}
+
 /// Why a call to the engine failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -127,7 +150,8 @@ impl EngineClient {
     /// # Errors
     /// [`CallError::Engine`] with `MovieNotFound`, or [`CallError::Rpc`].
     pub async fn get_movie(&self, context: &Context, id: Uuid) -> Result<Movie, CallError> {
-        self.call(context, "get_movie", json!({"uuid": id})).await
+        self.call(context, methods::GET_MOVIE, json!({"uuid": id}))
+            .await
     }
 
     /// `get_health()` (call, 1.1): the answer of whichever engine takes it.
@@ -140,9 +164,10 @@ impl EngineClient {
         let result = self
             .client
             .prepare(target)
-            .call(context, "get_health", Map::new())
+            .call(context, methods::GET_HEALTH, Map::new())
             .await?;
-        serde_json::from_value(result).map_err(|e| CallError::Decode(format!("get_health: {e}")))
+        serde_json::from_value(result)
+            .map_err(|e| CallError::Decode(format!("{}: {e}", methods::GET_HEALTH)))
     }
 
     /// `get_all_movie(limit, marker, sort_key, sort_dir, state)` (call).
@@ -155,7 +180,7 @@ impl EngineClient {
         query: &ListQuery,
     ) -> Result<Vec<Movie>, CallError> {
         let args = serde_json::to_value(query).map_err(|e| CallError::Decode(e.to_string()))?;
-        self.call(context, "get_all_movie", args).await
+        self.call(context, methods::GET_ALL_MOVIE, args).await
     }
 
     /// `get_all_movie(..., paged=true)` (call): a page the engine may end
@@ -171,7 +196,7 @@ impl EngineClient {
     ) -> Result<MoviePage, CallError> {
         let mut args = serde_json::to_value(query).map_err(|e| CallError::Decode(e.to_string()))?;
         args["paged"] = Value::Bool(true);
-        let page: PageReply = self.call(context, "get_all_movie", args).await?;
+        let page: PageReply = self.call(context, methods::GET_ALL_MOVIE, args).await?;
         Ok(match page {
             PageReply::Page(page) => page,
             PageReply::List(movies) => MoviePage {
@@ -190,7 +215,7 @@ impl EngineClient {
         context: &Context,
         new: &NewMovie,
     ) -> Result<Movie, CallError> {
-        self.call(context, "create_movie", json!({"content_json": new}))
+        self.call(context, methods::CREATE_MOVIE, json!({"content_json": new}))
             .await
     }
 
@@ -206,7 +231,7 @@ impl EngineClient {
     ) -> Result<Movie, CallError> {
         self.call(
             context,
-            "update_movie",
+            methods::UPDATE_MOVIE,
             json!({"uuid": id, "content_json": update}),
         )
         .await
@@ -218,20 +243,9 @@ impl EngineClient {
     /// [`CallError::Engine`] with `MovieNotFound`, or [`CallError::Rpc`].
     pub async fn delete_movie(&self, context: &Context, id: Uuid) -> Result<(), CallError> {
         let _: Value = self
-            .call(context, "delete_movie", json!({"uuid": id}))
+            .call(context, methods::DELETE_MOVIE, json!({"uuid": id}))
             .await?;
         Ok(())
-    }
-
-    /// `delete_movie(uuid)` as a cast: returns once the broker has it.
-    ///
-    /// # Errors
-    /// [`CallError::Rpc`] when the broker is unreachable.
-    pub async fn cast_delete_movie(&self, context: &Context, id: Uuid) -> Result<(), CallError> {
-        Ok(self
-            .client
-            .cast(context, "delete_movie", object(json!({"uuid": id})))
-            .await?)
     }
 
     async fn call<T: DeserializeOwned>(

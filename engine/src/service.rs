@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use launcher::{BoxError, Config, ListenAddr, Service, Shutdown, WorkerCtx};
+use launcher::{BoxError, Config, ConfigProblem, ListenAddr, Service, Shutdown, WorkerCtx};
 use rpc::{Dispatcher, RpcServer, Settings, Target, Transport};
 
 use crate::conf;
@@ -40,6 +40,14 @@ impl Service for EngineService {
 
     fn listen_addrs(&self, _config: &Config) -> Vec<ListenAddr> {
         Vec::new()
+    }
+
+    fn check(&self, config: &Config) -> Vec<ConfigProblem> {
+        let text = config.str(&conf::CONNECTION).unwrap_or_default();
+        match crate::db::DatabaseUrl::parse(text) {
+            Ok(_) => Vec::new(),
+            Err(error) => vec![config.problem(&conf::CONNECTION, error.to_string())],
+        }
     }
 
     async fn run(&self, ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::conf::Config;
+use crate::conf::{Config, ConfigProblem};
 use crate::control::ControlChannel;
 use crate::log::LogHandle;
 use crate::shutdown::Shutdown;
@@ -39,6 +39,15 @@ pub trait Service {
     /// The addresses to listen on; the master binds them before forking and
     /// keeps a socket open across reloads while its configured address is unchanged.
     fn listen_addrs(&self, config: &Config) -> Vec<ListenAddr>;
+
+    /// Problems with values the option tables accept but the service cannot
+    /// use (a URL only the service parses). Checked before the first fork (a
+    /// problem is a startup error), on every reload (a problem rejects it
+    /// while the workers keep serving) and by `config check`, so that no bad
+    /// value is found only after a fork.
+    fn check(&self, _config: &Config) -> Vec<ConfigProblem> {
+        Vec::new()
+    }
 
     /// Runs in a worker, inside its single-threaded tokio runtime, until
     /// `shutdown` fires and the service has drained. The service calls

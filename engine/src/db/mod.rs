@@ -7,7 +7,7 @@
 //! - `connect`: probe connections, pools, SQLite's WAL mode.
 //! - `pool`: the per-backend pool enum, bind values, placeholders.
 //! - `row`: stored rows → [`Movie`](crate::Movie), timestamps.
-//! - `movies`: create, get, update, delete; unique violations → `MovieExists`.
+//! - `movies`: create, get, update ([`Updated`]), delete; unique violations → `MovieExists`.
 //! - `identity`: the store's identity and the movies it deleted (what the cleanup may remove).
 //! - `list`: keyset-paginated listing.
 //! - `claims`: who downloads which movie, across processes and hosts.
@@ -15,6 +15,7 @@
 //! - `explain` (feature `test-util`): query plans of a listing, for tests.
 
 pub use migrate::MigrationReport;
+pub use movies::Updated;
 pub(crate) use row::hide_credentials;
 pub use url::{DatabaseUrl, UrlError};
 

@@ -17,6 +17,16 @@ use crate::objects::{Movie, MovieUpdate, NewMovie};
 /// under it; each retry means another writer made progress.
 const UPDATE_ATTEMPTS: usize = 8;
 
+/// What [`Store::update`] made of a movie.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    /// The movie as stored after the update.
+    pub movie: Movie,
+    /// Whether the URL changed: the movie is queued again and the bytes of
+    /// the old URL must not be resumed from.
+    pub url_changed: bool,
+}
+
 impl Store {
     /// Stores a new movie, queued for download, with `new.uuid` or a fresh id.
     ///
@@ -90,15 +100,14 @@ impl Store {
 
     /// Changes a movie's name, rank, meta or URL. A new URL puts the movie
     /// back in the queue with its download fields cleared and its download
-    /// generation bumped, which ends any claim on it. Returns the movie and
-    /// whether the URL changed (so it must be downloaded again).
+    /// generation bumped, which ends any claim on it.
     ///
     /// # Errors
     ///
     /// [`Error::MovieNotFound`], [`Error::MovieExists`] for a taken name,
     /// [`Error::StoreUnavailable`].
     #[tracing::instrument(skip_all, fields(movie_id = %id))]
-    pub async fn update(&self, id: Uuid, update: &MovieUpdate) -> Result<(Movie, bool), Error> {
+    pub async fn update(&self, id: Uuid, update: &MovieUpdate) -> Result<Updated, Error> {
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.row(id).await?;
             // A client sending back the URL as it was shown (credentials
@@ -111,7 +120,10 @@ impl Store {
             match self.pool().execute(&sql, &args).await {
                 // The row changed generation (or went away) since we read it.
                 Ok(0) => continue,
-                Ok(_) => return Ok((self.get(id).await?, url_changed)),
+                Ok(_) => {
+                    let movie = self.get(id).await?;
+                    return Ok(Updated { movie, url_changed });
+                }
                 Err(error) if is_unique_violation(&error) => {
                     let name = update.name.clone().unwrap_or(current.name);
                     return Err(Error::MovieExists { name });

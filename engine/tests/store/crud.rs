@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use engine::db::Updated;
 use engine::test_util::Backend;
 use engine::{Error, MovieState, MovieUpdate};
 use serde_json::json;
@@ -130,14 +131,20 @@ async fn an_update_changes_only_the_given_fields(backend: Backend) {
         name: Some("Alien³".into()),
         ..Default::default()
     };
-    let (renamed, url_changed) = store.update(created.id, &rename).await.expect("rename");
+    let Updated {
+        movie: renamed,
+        url_changed,
+    } = store.update(created.id, &rename).await.expect("rename");
     let clear = MovieUpdate {
         rank: Some(None),
         meta: Some(json!({"a": 1}).as_object().cloned().expect("object")),
         url: Some(created.url.clone()),
         ..Default::default()
     };
-    let (cleared, same_url) = store.update(created.id, &clear).await.expect("clear rank");
+    let Updated {
+        movie: cleared,
+        url_changed: same_url,
+    } = store.update(created.id, &clear).await.expect("clear rank");
 
     assert!(!url_changed && !same_url);
     assert_eq!((renamed.name.as_str(), renamed.rank), ("Alien³", Some(3)));
@@ -166,7 +173,10 @@ async fn a_new_url_resets_the_download(backend: Backend) {
         url: Some("https://example.org/alien.mkv".into()),
         ..Default::default()
     };
-    let (updated, url_changed) = store.update(created.id, &update).await.expect("update");
+    let Updated {
+        movie: updated,
+        url_changed,
+    } = store.update(created.id, &update).await.expect("update");
 
     assert!(url_changed);
     assert_eq!(updated.state, MovieState::Queued);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::ini::{normalize_name, normalize_section};
 use super::opt::Opt;
+use super::problem::ConfigProblem;
 use super::unknown::ConfigWarning;
 use super::value::Value;
 
@@ -156,6 +157,26 @@ impl Config {
             Value::Str(None) => "<None>".to_owned(),
             value => opt.redact(&value.render()).into_owned(),
         }
+    }
+
+    /// A problem with `opt`'s value that only its user can see (a value
+    /// the option's kind accepts but the service cannot use), worded as the
+    /// loader words its own: the files read, `[section] option`, the value
+    /// (redacted when secret) and `message`.
+    ///
+    /// # Panics
+    ///
+    /// When `opt` was not loaded: a programming error.
+    pub fn problem(&self, opt: &Opt, message: String) -> ConfigProblem {
+        let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+        let source = if files.is_empty() {
+            "built-in default".to_owned()
+        } else {
+            files.join(", ")
+        };
+        let mut problem = ConfigProblem::option(&source, opt, None, message);
+        problem.value = Some(self.display_value(opt));
+        problem
     }
 
     /// The files that were read, in the order they were read, with each

@@ -60,7 +60,15 @@ impl<S: Service> Master<S> {
             self.notifier.reloading();
         }
         tracing::info!("SIGHUP: reloading the configuration");
-        let fresh = match conf::load(&self.sources, &self.tables) {
+        let loaded = conf::load(&self.sources, &self.tables).and_then(|fresh| {
+            let problems = self.service.check(&fresh);
+            if problems.is_empty() {
+                Ok(fresh)
+            } else {
+                Err(problems)
+            }
+        });
+        let fresh = match loaded {
             Ok(fresh) => Arc::new(fresh),
             Err(problems) => {
                 for problem in &problems {

@@ -1,4 +1,4 @@
-//! Forking a worker. The only `unsafe` of the launcher lives here.
+//! Forking a worker.
 #![allow(unsafe_code)]
 
 use std::io::{self, Write};
