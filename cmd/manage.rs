@@ -80,7 +80,7 @@ fn main() -> ExitCode {
 /// `[engine] storage_dir` through the engine's storage check, without
 /// creating it: the operator may run this as another user than the engine.
 fn check_storage(config: &launcher::Config) -> Result<(), launcher::ConfigProblem> {
-    let dir = config.str(&engine::conf::STORAGE_DIR).unwrap_or_default();
+    let dir = config.text(&engine::conf::STORAGE_DIR);
     match engine::storage::check(Path::new(dir), engine::storage::Prepare::Inspect) {
         Ok(report) => {
             if report.low_space() {

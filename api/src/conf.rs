@@ -2,7 +2,7 @@
 
 use launcher::conf::{Opt, OptDefault, OptKind};
 
-use crate::middleware::host::check_public_endpoint;
+use crate::links::check_public_endpoint;
 
 /// `[api] host`: the address the API listens on.
 pub static HOST: Opt = Opt {

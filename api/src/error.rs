@@ -7,7 +7,7 @@ use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
-use crate::middleware::RequestId;
+use crate::request_id::RequestId;
 
 /// The kind of change a request asked for, to say what may have happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +52,18 @@ pub enum ApiError {
     /// The request is malformed: bad JSON, a wrong or read-only field, a bad id or parameter.
     #[error("{0}")]
     BadRequest(String),
-    /// The engine refused the request.
-    #[error("{0}")]
+    /// The engine refused the request, or failed it.
+    #[error("{}", engine_message(.0))]
     Engine(engine::Error),
     /// The engine could not be asked, or did not answer a read: saying why
     /// tells an operator where to look.
-    #[error("{0}; try again later.")]
-    Unavailable(String),
+    #[error("{reason}; try again later.")]
+    Unavailable {
+        /// Why, for the client.
+        reason: String,
+        /// The transport's error, for the access log.
+        cause: String,
+    },
     /// A change was sent but its answer never came: it may or may not have
     /// been made.
     #[error("{}", outcome_unknown_message(*.after, *.change, *.movie))]
@@ -72,7 +77,10 @@ pub enum ApiError {
     },
     /// No engine consumes the topic: none has started, or all have stopped.
     #[error("No engine is consuming requests; try again later.")]
-    NoEngine,
+    NoEngine {
+        /// The transport's error, for the access log.
+        cause: String,
+    },
     /// An `Idempotency-Key` already made a movie from another request.
     #[error(
         "The Idempotency-Key was already used for another request, which made movie {movie}; \
@@ -101,21 +109,14 @@ impl From<engine::CallError> for ApiError {
     /// answer is "unavailable". Changes use [`ApiError::from_change`].
     fn from(error: engine::CallError) -> ApiError {
         match error {
-            engine::CallError::Engine(engine::Error::StoreUnavailable) => {
-                ApiError::Unavailable("The movie database is unavailable".into())
-            }
-            engine::CallError::Engine(engine::Error::Internal) => {
-                ApiError::Internal("the engine failed".into())
-            }
             engine::CallError::Engine(error) => ApiError::Engine(error),
-            engine::CallError::Rpc(error @ rpc::Error::NoServer { .. }) => {
-                tracing::warn!("engine unreachable: {error}");
-                ApiError::NoEngine
-            }
-            engine::CallError::Rpc(error) if error.is_unavailable() => {
-                tracing::warn!("engine unreachable: {error}");
-                ApiError::Unavailable(unavailable_reason(&error))
-            }
+            engine::CallError::Rpc(error @ rpc::Error::NoServer { .. }) => ApiError::NoEngine {
+                cause: format!("engine unreachable: {error}"),
+            },
+            engine::CallError::Rpc(error) if error.is_unavailable() => ApiError::Unavailable {
+                reason: unavailable_reason(&error),
+                cause: format!("engine unreachable: {error}"),
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -129,29 +130,16 @@ impl ApiError {
     /// its own movie).
     pub fn from_change(error: engine::CallError, change: Change, movie: uuid::Uuid) -> ApiError {
         match error {
-            engine::CallError::Rpc(rpc::Error::Timeout { after, .. }) => {
-                tracing::warn!(
-                    ?movie,
-                    "the engine did not answer a change within {}s",
-                    after.as_secs()
-                );
-                ApiError::OutcomeUnknown {
-                    after,
-                    change,
-                    movie,
-                }
-            }
-            engine::CallError::Rpc(rpc::Error::ConnectionLost) => {
-                tracing::warn!(
-                    ?movie,
-                    "the broker connection was lost while a change waited for its answer"
-                );
-                ApiError::OutcomeUnknown {
-                    after: std::time::Duration::ZERO,
-                    change,
-                    movie,
-                }
-            }
+            engine::CallError::Rpc(rpc::Error::Timeout { after, .. }) => ApiError::OutcomeUnknown {
+                after,
+                change,
+                movie,
+            },
+            engine::CallError::Rpc(rpc::Error::ConnectionLost) => ApiError::OutcomeUnknown {
+                after: std::time::Duration::ZERO,
+                change,
+                movie,
+            },
             other => ApiError::from(other),
         }
     }
@@ -159,34 +147,54 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Engine(engine::Error::MovieNotFound { .. }) => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::BadBody(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Engine(engine::Error::MovieNotFound { .. }) => StatusCode::NOT_FOUND,
+            ApiError::BadBody(_)
+            | ApiError::BadRequest(_)
+            | ApiError::Malformed(_)
+            | ApiError::Engine(engine::Error::Invalid(_)) => StatusCode::BAD_REQUEST,
             ApiError::Engine(engine::Error::MovieExists { .. }) => StatusCode::CONFLICT,
-            ApiError::Engine(engine::Error::Invalid(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Engine(engine::Error::StoreUnavailable)
-            | ApiError::Unavailable(_)
-            | ApiError::NoEngine => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::OutcomeUnknown { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::KeyReused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
-            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Engine(engine::Error::StoreUnavailable)
+            | ApiError::Unavailable { .. }
+            | ApiError::NoEngine { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::OutcomeUnknown { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Engine(engine::Error::Internal) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
     }
 
+    /// What an operator needs to know about a server-side failure beyond
+    /// what the client is told: the access log line prints it.
+    fn cause(&self) -> Option<Cause> {
+        let cause = match self {
+            ApiError::Internal(cause)
+            | ApiError::Unavailable { cause, .. }
+            | ApiError::NoEngine { cause } => cause.clone(),
+            ApiError::Engine(engine::Error::Internal) => "the engine failed".to_owned(),
+            ApiError::OutcomeUnknown { after, movie, .. } if after.is_zero() => format!(
+                "the broker connection was lost while a change to movie {movie} waited for its answer"
+            ),
+            ApiError::OutcomeUnknown { after, movie, .. } => format!(
+                "the engine did not answer a change to movie {movie} within {}s",
+                after.as_secs()
+            ),
+            _ => return None,
+        };
+        Some(Cause(cause))
+    }
+
     /// The response: `{"error":{"code","title","message","request_id"}}`.
     pub fn into_response(self, request_id: &RequestId) -> Response<Full<Bytes>> {
         let status = self.status();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!("request failed: {cause}");
-        }
+        let cause = self.cause();
         let body = json!({
             "error": {
                 "code": status.as_u16(),
@@ -202,7 +210,26 @@ impl ApiError {
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             headers.insert(ALLOW, HeaderValue::from_static(allow));
         }
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(cause);
+        }
         response
+    }
+}
+
+/// The cause of a failure, kept from the client, as a response extension:
+/// the access log prints it on the request's line, so it is logged once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause(pub String);
+
+/// The client's message for an engine error: the database's failure reads
+/// as the other "try again" answers do.
+fn engine_message(error: &engine::Error) -> String {
+    match error {
+        engine::Error::StoreUnavailable => {
+            "The movie database is unavailable; try again later.".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -274,5 +301,38 @@ mod tests {
         };
         let response = error.into_response(&RequestId::generate());
         assert_eq!(response.headers()[ALLOW], "GET");
+    }
+
+    #[test]
+    fn each_engine_error_has_its_status_and_the_store_reads_as_unavailable() {
+        let status = |error: engine::Error| ApiError::from(engine::CallError::Engine(error));
+        let unavailable = status(engine::Error::StoreUnavailable);
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            unavailable.to_string(),
+            "The movie database is unavailable; try again later."
+        );
+        assert_eq!(
+            status(engine::Error::Internal).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(engine::Error::Invalid("x".into())).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn only_a_hidden_cause_rides_on_the_response() {
+        let id = RequestId::generate();
+        let internal = ApiError::Internal("disk on fire".into()).into_response(&id);
+        assert_eq!(
+            internal.extensions().get::<Cause>(),
+            Some(&Cause("disk on fire".into()))
+        );
+        let engine = ApiError::Engine(engine::Error::Internal).into_response(&id);
+        assert!(engine.extensions().get::<Cause>().is_some());
+        let not_found = ApiError::NotFound.into_response(&id);
+        assert!(not_found.extensions().get::<Cause>().is_none());
     }
 }

@@ -7,26 +7,22 @@ use hyper::http::request::Parts;
 use hyper::{Method, Response};
 use rpc::Context;
 
-use crate::controllers::{health, movies, openapi, versions};
+use crate::controllers::{Call, health, movies, openapi, versions};
 use crate::error::ApiError;
-use crate::service::AppState;
+use crate::state::AppState;
 
-/// One request, its body read, on its way to a controller.
-pub struct Call<'a> {
-    /// Method, URI, headers.
-    pub parts: &'a Parts,
-    /// The whole body (already bounded by `max_request_body_size`).
-    pub body: Bytes,
-    /// What the worker shares between requests.
-    pub state: &'a AppState,
-}
-
-/// Dispatches a request whose body has been read; `context` carries its
+/// Dispatches a request whose `body` has been read; `context` carries its
 /// request id to the engine.
 ///
 /// # Errors
 /// [`ApiError::NotFound`] or [`ApiError::MethodNotAllowed`], or what the controller returns.
-pub async fn route(call: Call<'_>, context: &Context) -> Result<Response<Full<Bytes>>, ApiError> {
+pub async fn route(
+    parts: &Parts,
+    body: Bytes,
+    state: &AppState,
+    context: &Context,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let call = Call { parts, body, state };
     let path = call.parts.uri.path();
     let path = if path.len() > 1 {
         path.trim_end_matches('/')
@@ -57,5 +53,81 @@ pub async fn route(call: Call<'_>, context: &Context) -> Result<Response<Full<By
         ["v1", "movies", id] if method == Method::DELETE => movies::delete(call, context, id).await,
         ["v1", "movies", _] => refuse("GET, HEAD, PUT, DELETE"),
         _ => Err(ApiError::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request_id::RequestId;
+    use hyper::header::{ALLOW, HOST};
+    use hyper::{Request, StatusCode};
+
+    /// The response `route` gives `method target`, errors rendered.
+    async fn answer(method: Method, target: &str) -> Response<Full<Bytes>> {
+        let state = AppState::without_broker();
+        let parts = Request::builder()
+            .method(method)
+            .uri(target)
+            .header(HOST, "api.example.test")
+            .body(())
+            .expect("a request")
+            .into_parts()
+            .0;
+        let context = Context::with_request_id("req-1b4e28ba-2fa1-4d2f-883f-0016d3cca427");
+        route(&parts, Bytes::new(), &state, &context)
+            .await
+            .unwrap_or_else(|error| error.into_response(&RequestId::generate()))
+    }
+
+    #[tokio::test]
+    async fn an_unknown_path_is_a_404() {
+        for target in ["/v2", "/v1/films", "/v1/movies/a/b"] {
+            let response = answer(Method::GET, target).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{target}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_a_405_naming_the_allowed_ones() {
+        for (method, target, allow) in [
+            (Method::POST, "/", "GET, HEAD"),
+            (Method::DELETE, "/healthcheck", "GET, HEAD"),
+            (Method::DELETE, "/v1/movies", "GET, HEAD, POST"),
+            (
+                Method::PATCH,
+                "/v1/movies/1b4e28ba-2fa1-4d2f-883f-0016d3cca427",
+                "GET, HEAD, PUT, DELETE",
+            ),
+        ] {
+            let response = answer(method.clone(), target).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {target}"
+            );
+            assert_eq!(response.headers()[ALLOW], allow, "{method} {target}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_movie_id_is_a_400() {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let response = answer(method.clone(), "/v1/movies/not-a-uuid").await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{method}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_query_parameter_is_a_400() {
+        for target in [
+            "/v1/movies?limit=0",
+            "/v1/movies?sort_key=size",
+            "/v1/movies?marker=nope",
+            "/v1/movies?colour=red",
+        ] {
+            let response = answer(Method::GET, target).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{target}");
+        }
     }
 }

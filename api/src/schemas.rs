@@ -168,32 +168,14 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `application/x-www-form-urlencoded` decoding: `+` is a blank, `%XX` a byte.
+/// `application/x-www-form-urlencoded` decoding: `%XX` is a byte, and `+`
+/// a blank, as HTML forms and Python's `urlencode` write query strings
+/// (plain percent-decoding would keep the `+`).
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let text = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -319,6 +301,13 @@ mod tests {
         assert_eq!(
             query_pairs("a=b%20c+d"),
             vec![("a".to_string(), "b c d".to_string())]
+        );
+        assert_eq!(
+            query_pairs("a%2Bb=%2B&c=%zz%4"),
+            vec![
+                ("a+b".to_string(), "+".to_string()),
+                ("c".to_string(), "%zz%4".to_string())
+            ]
         );
     }
 }

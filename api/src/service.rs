@@ -1,17 +1,10 @@
-//! The API worker: the launcher service, the accept loop and the connections.
+//! The API worker: the launcher service and the accept loop; each accepted
+//! connection is served by [`connection`](crate::connection).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use launcher::{BoxError, Config, ListenAddr, Service, Shutdown, WorkerCtx};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -20,13 +13,8 @@ use engine::EngineClient;
 use rpc::{Settings, Transport};
 
 use crate::conf;
-use crate::controllers::health::Probe;
-use crate::middleware;
-
-/// After a drain starts, an idle keep-alive connection is closed only once it
-/// has been idle this long, so a request racing the close is served (with
-/// `Connection: close`) rather than reset.
-const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+use crate::connection;
+use crate::state::AppState;
 
 /// After a failed `accept` (out of descriptors), wait before the next one
 /// instead of spinning.
@@ -79,49 +67,11 @@ impl Service for ApiService {
         reporting.abort();
         if prepared {
             readiness.ready();
-            let state = Arc::new(AppState::from_config(&ctx.config, Some(engine)));
+            let state = Arc::new(AppState::from_config(&ctx.config, engine));
             serve(listener, state, shutdown).await;
         }
         transport.close().await;
         Ok(())
-    }
-}
-
-/// What every request handler may read.
-#[derive(Debug)]
-pub struct AppState {
-    /// The engine's client; `None` serves everything but the movies (tests).
-    pub engine: Option<EngineClient>,
-    /// The healthcheck's cached engine probe.
-    pub probe: Probe,
-    /// `[api] max_request_body_size`.
-    pub max_body: usize,
-    /// `[api] client_socket_timeout`; `None` keeps idle connections forever
-    /// and waits forever for a stalled body.
-    pub idle_timeout: Option<Duration>,
-    /// `[api] client_header_timeout`: the time to send a request's headers (no slowloris).
-    pub header_timeout: Duration,
-    /// `[api] public_endpoint` without a trailing `/`: the base of every link when set.
-    pub public_endpoint: Option<String>,
-}
-
-impl AppState {
-    /// The state a configuration describes.
-    pub fn from_config(config: &Config, engine: Option<EngineClient>) -> AppState {
-        let idle = config.int(&conf::CLIENT_SOCKET_TIMEOUT).unsigned_abs();
-        AppState {
-            engine,
-            probe: Probe::default(),
-            max_body: usize::try_from(config.int(&conf::MAX_REQUEST_BODY_SIZE))
-                .unwrap_or(usize::MAX),
-            idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
-            header_timeout: Duration::from_secs(
-                config.int(&conf::CLIENT_HEADER_TIMEOUT).unsigned_abs(),
-            ),
-            public_endpoint: config
-                .str(&conf::PUBLIC_ENDPOINT)
-                .map(|endpoint| endpoint.trim_end_matches('/').to_owned()),
-        }
     }
 }
 
@@ -134,7 +84,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Shutdo
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(stream, peer, Arc::clone(&state), shutdown.clone()));
+                    connections.spawn(connection::serve(stream, peer, Arc::clone(&state), shutdown.clone()));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
@@ -150,7 +100,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Shutdo
     // and closing the last copy of the socket would reset it.
     let queued = take_queued(&listener);
     for (stream, peer) in queued {
-        connections.spawn(connection(
+        connections.spawn(connection::serve(
             stream,
             peer,
             Arc::clone(&state),
@@ -175,110 +125,4 @@ fn take_queued(listener: &TcpListener) -> Vec<(tokio::net::TcpStream, SocketAddr
         queued.push((stream, peer));
     }
     queued
-}
-
-/// When a connection last finished a request, and how many it has in flight.
-#[derive(Debug)]
-struct Activity {
-    in_flight: AtomicUsize,
-    last_done: Mutex<Instant>,
-}
-
-impl Activity {
-    fn idle_since(&self) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
-        }
-        Some(
-            *self
-                .last_done
-                .lock()
-                .expect("the activity lock is never held across a panic"),
-        )
-    }
-}
-
-async fn connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    state: Arc<AppState>,
-    shutdown: Shutdown,
-) {
-    // Links fall back to the address the client reached; the listener's
-    // own may be the unspecified 0.0.0.0.
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    let activity = Arc::new(Activity {
-        in_flight: AtomicUsize::new(0),
-        last_done: Mutex::new(Instant::now()),
-    });
-    let service = {
-        let (state, activity, shutdown) =
-            (Arc::clone(&state), Arc::clone(&activity), shutdown.clone());
-        service_fn(move |request: Request<Incoming>| {
-            let (state, activity, shutdown) =
-                (Arc::clone(&state), Arc::clone(&activity), shutdown.clone());
-            async move {
-                activity.in_flight.fetch_add(1, Ordering::AcqRel);
-                let response = middleware::handle(request, peer, local, &state, &shutdown).await;
-                *activity
-                    .last_done
-                    .lock()
-                    .expect("the activity lock is never held across a panic") = Instant::now();
-                activity.in_flight.fetch_sub(1, Ordering::AcqRel);
-                Ok::<Response<Full<Bytes>>, Infallible>(response)
-            }
-        })
-    };
-    let mut builder = http1::Builder::new();
-    // hyper's head limits sit above the middleware's, which answer in JSON;
-    // one buffer per write lets ErrorBodies see hyper's own answers whole.
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.header_timeout)
-        .max_headers(middleware::HYPER_MAX_HEADERS)
-        .max_header_size(middleware::HYPER_MAX_HEADER_BYTES)
-        .writev(false)
-        .keep_alive(true);
-    let io = TokioIo::new(middleware::ErrorBodies::new(stream, peer));
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    loop {
-        let limit = if shutdown.is_requested() {
-            Some(DRAIN_IDLE_GRACE)
-        } else {
-            state.idle_timeout
-        };
-        let idle_deadline = activity
-            .idle_since()
-            .zip(limit)
-            .map(|(since, limit)| since + limit);
-        let tick = async {
-            match idle_deadline {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                // Busy or no limit: look again soon, or when the drain starts.
-                None => tokio::select! {
-                    () = tokio::time::sleep(DRAIN_IDLE_GRACE) => {},
-                    () = shutdown.requested(), if !shutdown.is_requested() => {},
-                },
-            }
-        };
-        tokio::select! {
-            outcome = conn.as_mut() => {
-                if let Err(error) = outcome {
-                    tracing::debug!(%error, %peer, "connection ended with an error");
-                }
-                return;
-            }
-            () = tick => {
-                let expired = activity.idle_since().zip(limit).is_some_and(|(since, limit)| since.elapsed() >= limit);
-                if expired {
-                    break;
-                }
-            }
-        }
-    }
-    conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
 }

@@ -10,7 +10,7 @@ use launcher::{BoxError, Config, ConfigProblem, ListenAddr, Service, Shutdown, W
 use rpc::{Dispatcher, RpcServer, Settings, Target, Transport};
 
 use crate::conf;
-use crate::db::Store;
+use crate::db::{DatabaseUrl, Store};
 use crate::downloader::{DownloadSettings, Downloader, FetchSettings};
 use crate::manager::EngineManager;
 use crate::periodic;
@@ -43,8 +43,7 @@ impl Service for EngineService {
     }
 
     fn check(&self, config: &Config) -> Vec<ConfigProblem> {
-        let text = config.str(&conf::CONNECTION).unwrap_or_default();
-        match crate::db::DatabaseUrl::parse(text) {
+        match DatabaseUrl::from_config(config) {
             Ok(_) => Vec::new(),
             Err(error) => vec![config.problem(&conf::CONNECTION, error.to_string())],
         }
@@ -78,14 +77,12 @@ impl Service for EngineService {
         ));
         // Before anything may touch the files: a database that is not these
         // files' own would make every one of them look orphaned.
-        let database =
-            crate::db::DatabaseUrl::parse(config.str(&conf::CONNECTION).unwrap_or_default())?;
+        let database = DatabaseUrl::from_config(config)?;
         store_marker::bind(&store, &downloads.storage_dir, &database.to_string()).await?;
         let owner = format!("{}:{}:{}", host(config), std::process::id(), rpc::new_id());
         let downloader = Downloader::new(store.clone(), downloads.clone(), owner, storage)?;
         let manager = EngineManager::new(store.clone(), Arc::clone(&downloader));
-        let target = Target::new(config.str(&conf::TOPIC).unwrap_or("pymsboot_engine"))
-            .server(&host(config));
+        let target = Target::new(config.text(&conf::TOPIC)).server(&host(config));
         let server = RpcServer::new(&transport, target, Dispatcher::new(vec![Arc::new(manager)]));
         let downloading = tokio::spawn(Arc::clone(&downloader).run(shutdown.clone()));
         let housekeeping = tokio::spawn(periodic::run(
@@ -114,16 +111,13 @@ fn seconds(config: &Config, opt: &launcher::Opt) -> Duration {
 }
 
 fn host(config: &Config) -> String {
-    config.str(&conf::HOST).unwrap_or("localhost").to_string()
+    config.text(&conf::HOST).to_string()
 }
 
 fn download_settings(config: &Config) -> DownloadSettings {
     let max_size = config.int(&conf::MAX_DOWNLOAD_SIZE).unsigned_abs();
     DownloadSettings {
-        storage_dir: config
-            .str(&conf::STORAGE_DIR)
-            .unwrap_or("/var/lib/pymsboot/movies")
-            .into(),
+        storage_dir: config.text(&conf::STORAGE_DIR).into(),
         max_concurrent: usize::try_from(config.int(&conf::MAX_CONCURRENT_DOWNLOADS)).unwrap_or(4),
         max_size: (max_size > 0).then_some(max_size),
         fetch: FetchSettings {

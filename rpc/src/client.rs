@@ -8,12 +8,15 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::connection::{Exchange, Link, Sent, Transport};
+use crate::connection::Link;
 use crate::context::Context;
 use crate::envelope::{CallInfo, Reply, Request, new_id};
 use crate::error::Error;
+use crate::publish::Sent;
 use crate::replies::Replies;
 use crate::target::Target;
+use crate::topology::Exchange;
+use crate::transport::Transport;
 
 /// How long a call waits for the path to its server to exist (a broker
 /// connection, a queue bound to its topic) before it fails: long enough to
@@ -143,9 +146,10 @@ impl RpcClient {
             monitor_timeout: None,
         };
         let body = self.request(context, method, args, Some(call)).encode();
-        self.transport.check_size(&body)?;
+        self.transport.publisher().check_size(&body)?;
         let link = self
             .transport
+            .connection()
             .link_before(route_deadline)
             .await
             .ok_or(Error::Unavailable)?;
@@ -157,12 +161,13 @@ impl RpcClient {
                 .await?;
             let (sender, mut replies) = mpsc::unbounded_channel();
             let _registration = self.replies.register(&msg_id, sender);
-            let mut links = self.transport.subscribe();
+            let mut links = self.transport.connection().subscribe();
             let mut pause = UNROUTED_FIRST_PAUSE;
             let mut republished = false;
             loop {
                 let sent = self
                     .transport
+                    .publisher()
                     .send(
                         Exchange::Topic(&exchange),
                         &routing_key,
@@ -176,7 +181,7 @@ impl RpcClient {
                 let answer =
                     match await_reply(sent, &mut replies, &mut links, link.generation).await {
                         // Maybe refused for another message on the shared
-                        // channel: once more, alone (see `Transport::publish`).
+                        // channel: once more, alone (see `Publisher::publish`).
                         Err(Error::Refused(_)) if shared && !republished => {
                             republished = true;
                             continue;
@@ -213,11 +218,16 @@ impl RpcClient {
     /// when the broker refuses a declaration (e.g. an exchange that exists
     /// with other arguments).
     pub async fn warm_up(&self) -> Result<(), Error> {
-        let link = self.transport.current().ok_or(Error::Unavailable)?;
+        let link = self
+            .transport
+            .connection()
+            .current()
+            .ok_or(Error::Unavailable)?;
         self.replies
             .ensure_consuming(&link, self.transport.settings())
             .await?;
         self.transport
+            .publisher()
             .declare(&link, Exchange::Topic(&self.exchange_name()))
             .await
     }
@@ -227,13 +237,13 @@ impl RpcClient {
     /// refuses. Meanwhile [`Transport::problems`] says why it is not done.
     pub async fn wait_ready(&self) {
         loop {
-            let mut links = self.transport.subscribe();
+            let mut links = self.transport.connection().subscribe();
             if links.wait_for(Option::is_some).await.is_err() {
                 return;
             }
             match self.warm_up().await {
                 Ok(()) => {
-                    self.transport.report_problem(None);
+                    self.transport.connection().report_problem(None);
                     return;
                 }
                 Err(error) => {
@@ -242,7 +252,7 @@ impl RpcClient {
                         self.target.topic
                     );
                     tracing::warn!("{problem}; retrying");
-                    self.transport.report_problem(Some(problem));
+                    self.transport.connection().report_problem(Some(problem));
                     tokio::time::sleep(WARM_UP_RETRY).await;
                 }
             }
@@ -263,20 +273,28 @@ impl RpcClient {
         args: Map<String, Value>,
     ) -> Result<(), Error> {
         let body = self.request(context, method, args, None).encode();
-        self.transport.check_size(&body)?;
+        self.transport.publisher().check_size(&body)?;
         let route_deadline = Instant::now() + self.timeout.min(ROUTE_WAIT);
-        if self.transport.link_before(route_deadline).await.is_none() {
+        if self
+            .transport
+            .connection()
+            .link_before(route_deadline)
+            .await
+            .is_none()
+        {
             return Err(Error::Unavailable);
         }
         let sent = tokio::time::timeout(self.timeout, async {
             if self.target.fanout {
                 let exchange = self.target.fanout_exchange();
                 self.transport
+                    .publisher()
                     .publish(Exchange::Fanout(&exchange), "", &body, false, None)
                     .await
             } else {
                 let exchange = self.exchange_name();
                 self.transport
+                    .publisher()
                     .publish(
                         Exchange::Topic(&exchange),
                         &self.target.routing_key(),

@@ -9,10 +9,11 @@ use lapin::options::{BasicCancelOptions, BasicConsumeOptions, QueueDeleteOptions
 use lapin::types::FieldTable;
 use tokio::sync::mpsc;
 
-use crate::connection::{Link, declare_transient_queue};
+use crate::connection::Link;
 use crate::envelope::{Reply, new_id};
 use crate::error::Error;
 use crate::settings::Settings;
+use crate::topology::declare_transient_queue;
 
 /// How long a stopping process waits for its reply queue to be deleted.
 const DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -19,20 +19,22 @@ use futures_lite::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueBindOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, Consumer, ExchangeKind};
+use lapin::{Channel, Consumer};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::connection::{Exchange, Link, Transport, declare_exchange, declare_transient_queue};
+use crate::connection::Link;
 use crate::dispatch::Dispatcher;
 use crate::envelope::{Reply, Request, new_id};
 use crate::error::Error;
 use crate::failure::RemoteError;
 use crate::target::Target;
+use crate::topology::{Exchange, declare_topic_queue, declare_transient_queue};
+use crate::transport::Transport;
 
 /// How many `_unique_id`s a server remembers to drop duplicates, as oslo does.
 const DUPLICATE_WINDOW: usize = 16;
@@ -82,7 +84,7 @@ impl RpcServer {
         let permits = Arc::new(Semaphore::new(settings.max_concurrency));
         let seen = Arc::new(Mutex::new(VecDeque::with_capacity(DUPLICATE_WINDOW)));
         let mut tasks = JoinSet::new();
-        let mut links = self.transport.subscribe();
+        let mut links = self.transport.connection().subscribe();
         let mut on_ready = Some(on_ready);
         let mut attached: Option<Attached> = None;
         tokio::pin!(shutdown);
@@ -96,12 +98,12 @@ impl RpcServer {
             };
             let current = match self.attach(&link).await {
                 Ok(current) => {
-                    self.transport.report_problem(None);
+                    self.transport.connection().report_problem(None);
                     current
                 }
                 Err(error) => {
                     tracing::warn!(topic = %self.target.topic, "cannot consume: {error}; retrying");
-                    self.transport.report_problem(Some(format!(
+                    self.transport.connection().report_problem(Some(format!(
                         "cannot consume topic {}: {error}",
                         self.target.topic
                     )));
@@ -114,7 +116,11 @@ impl RpcServer {
             if let Some(ready) = on_ready.take() {
                 ready();
             }
-            tracing::info!(topic = %self.target.topic, server = ?self.target.server, "consuming RPC requests");
+            tracing::info!(
+                topic = %self.target.topic,
+                server = %self.target.server.as_deref().unwrap_or("-"),
+                "consuming RPC requests"
+            );
             let mut deliveries = merge(current.consumers.clone());
             attached = Some(current);
             loop {
@@ -191,19 +197,9 @@ impl RpcServer {
             .exchange
             .clone()
             .unwrap_or_else(|| settings.control_exchange.clone());
-        declare_exchange(
-            &channel,
-            &exchange,
-            ExchangeKind::Topic,
-            settings.durable,
-            settings.auto_delete,
-        )
-        .await?;
-        let topic_queue = QueueDeclareOptions {
-            durable: settings.durable,
-            auto_delete: settings.auto_delete,
-            ..QueueDeclareOptions::default()
-        };
+        Exchange::Topic(&exchange)
+            .declare(&channel, settings)
+            .await?;
         let mut queues = vec![self.target.topic.clone()];
         queues.extend(
             self.target
@@ -212,9 +208,7 @@ impl RpcServer {
                 .map(|server| format!("{}.{}", self.target.topic, server)),
         );
         for queue in &queues {
-            channel
-                .queue_declare(queue.as_str().into(), topic_queue, FieldTable::default())
-                .await?;
+            declare_topic_queue(&channel, queue, settings).await?;
             channel
                 .queue_bind(
                     queue.as_str().into(),
@@ -226,14 +220,9 @@ impl RpcServer {
                 .await?;
         }
         let fanout_exchange = self.target.fanout_exchange();
-        declare_exchange(
-            &channel,
-            &fanout_exchange,
-            ExchangeKind::Fanout,
-            false,
-            true,
-        )
-        .await?;
+        Exchange::Fanout(&fanout_exchange)
+            .declare(&channel, settings)
+            .await?;
         declare_transient_queue(&channel, self.fanout_queue.as_str(), settings).await?;
         channel
             .queue_bind(
@@ -413,7 +402,7 @@ impl Handler {
             Ok(()) => return Disposition::Ack,
             Err(error) => error,
         };
-        if !self.transport.is_up(self.generation) {
+        if !self.transport.connection().is_up(self.generation) {
             tracing::warn!(reply_queue, "cannot send the reply: {error}");
             return Disposition::Leave;
         }
@@ -466,6 +455,7 @@ impl Handler {
         loop {
             let routed = self
                 .transport
+                .publisher()
                 .publish(Exchange::Default, reply_queue, body, true, None)
                 .await?;
             if routed {

@@ -29,10 +29,10 @@ use hyper::header::{CONNECTION, HeaderValue};
 use hyper::{Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::access_log::{self, RequestLine};
-use super::header_limit::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
-use super::request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 use crate::error::ApiError;
+use crate::middleware::access_log::{self, RequestLine};
+use crate::middleware::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
+use crate::request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 
 /// How long, at most, input is read and dropped after a rewritten answer.
 const LINGER: Duration = Duration::from_secs(2);

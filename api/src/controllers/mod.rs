@@ -11,7 +11,18 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Response, StatusCode};
 
-use crate::middleware::{LinkBase, host};
+use crate::links::{self, LinkBase};
+use crate::state::AppState;
+
+/// One request, its body read, on its way to a controller.
+pub struct Call<'a> {
+    /// Method, URI, headers.
+    pub parts: &'a Parts,
+    /// The whole body (already bounded by `max_request_body_size`).
+    pub body: Bytes,
+    /// What the worker shares between requests.
+    pub state: &'a AppState,
+}
 
 /// A 200 with a JSON body.
 pub fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
@@ -31,12 +42,12 @@ pub fn json_with_status(value: &serde_json::Value, status: StatusCode) -> Respon
 /// The base of the links in a response, without a trailing `/`:
 /// `[api] public_endpoint`, else the authority the client addressed when it
 /// is a plain `host[:port]`, else the address the request arrived at (see
-/// `middleware::host`).
+/// `links`).
 pub fn base_url(parts: &Parts) -> String {
     match parts.extensions.get::<LinkBase>() {
         Some(LinkBase(base)) => base.clone(),
         // Only a request that bypassed the middleware has none.
-        None => match host::addressed(parts) {
+        None => match links::addressed(parts) {
             Some(authority) => format!("http://{authority}"),
             None => "http://localhost".to_owned(),
         },

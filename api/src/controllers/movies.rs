@@ -10,18 +10,10 @@ use rpc::Context;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{base_url, json, json_with_status};
+use super::{Call, base_url, json, json_with_status};
 use crate::error::{ApiError, Change};
 use crate::idempotency;
-use crate::router::Call;
 use crate::{schemas, views};
-
-fn engine<'a>(call: &Call<'a>) -> Result<&'a EngineClient, ApiError> {
-    call.state
-        .engine
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("No engine is configured".into()))
-}
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
@@ -35,7 +27,7 @@ pub async fn list(call: Call<'_>, context: &Context) -> Result<Response<Full<Byt
         limit: query.limit + 1,
         ..query.clone()
     };
-    let page = engine(&call)?.list_movies(context, &probe).await?;
+    let page = call.state.engine.list_movies(context, &probe).await?;
     Ok(json(&views::movie_list(
         &base_url(call.parts),
         &query,
@@ -51,7 +43,7 @@ pub async fn create(call: Call<'_>, context: &Context) -> Result<Response<Full<B
     let keyed = idempotency::movie_id(&call.parts.headers)?;
     let id = keyed.or(new.uuid).unwrap_or_else(Uuid::new_v4);
     new.uuid = Some(id);
-    let engine = engine(&call)?;
+    let engine = &call.state.engine;
     let movie = match engine.create_movie(context, &new).await {
         Ok(movie) => movie,
         // The key's id holds another movie: the key was used for another request.
@@ -86,7 +78,7 @@ pub async fn show(
     id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let id = schemas::movie_id(id)?;
-    let movie = engine(&call)?.get_movie(context, id).await?;
+    let movie = call.state.engine.get_movie(context, id).await?;
     Ok(json(&to_json(&movie)?))
 }
 
@@ -98,7 +90,9 @@ pub async fn update(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let id = schemas::movie_id(id)?;
     let update = schemas::update_body(&call.body)?;
-    let movie = engine(&call)?
+    let movie = call
+        .state
+        .engine
         .update_movie(context, id, &update)
         .await
         .map_err(|error| ApiError::from_change(error, Change::Update, id))?;
@@ -112,7 +106,8 @@ pub async fn delete(
     id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let id = schemas::movie_id(id)?;
-    engine(&call)?
+    call.state
+        .engine
         .delete_movie(context, id)
         .await
         .map_err(|error| ApiError::from_change(error, Change::Delete, id))?;

@@ -1,7 +1,7 @@
 //! The limits on a request's header fields, enforced here rather than by
 //! hyper so that the 431 carries the JSON error body: hyper's own limits
 //! ([`HYPER_MAX_HEADERS`], [`HYPER_MAX_HEADER_BYTES`]) sit well above these,
-//! and what hyper still refuses gets its body from `parse_errors`.
+//! and what hyper still refuses gets its body from `connection::error_bodies`.
 
 use hyper::http::request::Parts;
 

@@ -1,13 +1,10 @@
 //! What wraps every request: its id, the header limits, `Host` and the
-//! links' base, the body limit, the access log line; and, around the
-//! connection, bodies for the answers hyper gives by itself.
+//! links' base, the body limit, the access log line.
 
-mod access_log;
+pub mod access_log;
 mod body_limit;
 mod header_limit;
-pub mod host;
-mod parse_errors;
-mod request_id;
+mod host;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,12 +17,11 @@ use launcher::Shutdown;
 use tracing::Instrument;
 
 pub use header_limit::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
-pub use host::LinkBase;
-pub use parse_errors::ErrorBodies;
-pub use request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 
+use crate::links;
+use crate::request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 use crate::router;
-use crate::service::AppState;
+use crate::state::AppState;
 
 /// Runs one request, which arrived from `peer` on the local address `local`,
 /// through the middleware and the router; never fails.
@@ -42,7 +38,7 @@ pub async fn handle(
     async move {
         let line = access_log::RequestLine::of(&request);
         let (mut parts, body) = request.into_parts();
-        let link_base = host::link_base(&parts, state.public_endpoint.as_deref(), local);
+        let link_base = links::link_base(&parts, state.public_endpoint.as_deref(), local);
         parts.extensions.insert(link_base);
         let context = rpc::Context::with_request_id(request_id.as_str());
         // Refused before its body is read, the request leaves the connection
@@ -54,17 +50,7 @@ pub async fn handle(
                 match body_limit::read(&parts.headers, body, state.max_body, state.idle_timeout)
                     .await
                 {
-                    Ok(body) => {
-                        router::route(
-                            router::Call {
-                                parts: &parts,
-                                body,
-                                state,
-                            },
-                            &context,
-                        )
-                        .await
-                    }
+                    Ok(body) => router::route(&parts, body, state, &context).await,
                     Err(error) => Err(error),
                 }
             }

@@ -171,8 +171,7 @@ impl Store {
     ///
     /// [`DbError::Url`] for an unusable URL, then as [`Store::connect`].
     pub async fn from_config(config: &launcher::Config) -> Result<Store, DbError> {
-        let text = config.str(&conf::CONNECTION).unwrap_or_default();
-        let url = DatabaseUrl::parse(text)?;
+        let url = DatabaseUrl::from_config(config)?;
         let max_pool_size = u32::try_from(config.int(&conf::MAX_POOL_SIZE)).unwrap_or(u32::MAX);
         let max_retries = config.int(&conf::MAX_RETRIES);
         let interval = Duration::from_secs(config.int(&conf::RETRY_INTERVAL).unsigned_abs());

@@ -96,6 +96,15 @@ impl DatabaseUrl {
         Ok(DatabaseUrl { redacted, target })
     }
 
+    /// `[database] connection`, as every reader of it must parse it.
+    ///
+    /// # Errors
+    ///
+    /// As [`DatabaseUrl::parse`].
+    pub fn from_config(config: &launcher::Config) -> Result<DatabaseUrl, UrlError> {
+        DatabaseUrl::parse(config.text(&crate::conf::CONNECTION))
+    }
+
     /// Which database this URL names.
     pub fn backend(&self) -> Backend {
         match self.target {

@@ -134,6 +134,23 @@ impl Config {
         }
     }
 
+    /// The value of a string, choice, URL or host address option that has a
+    /// default, so is never unset: the default lives in the declaration
+    /// only, not again where the value is read.
+    ///
+    /// # Panics
+    ///
+    /// When `opt` has no default, was not loaded or is of another kind: a
+    /// programming error.
+    pub fn text(&self, opt: &Opt) -> &str {
+        self.str(opt).unwrap_or_else(|| {
+            panic!(
+                "[{}] {} has no default: read it with Config::str",
+                opt.section, opt.name
+            )
+        })
+    }
+
     /// The items of a list option; empty when unset.
     ///
     /// # Panics
