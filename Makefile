@@ -9,7 +9,7 @@ build:
 	$(CARGO) build --release --bins
 
 run: build
-	scripts/services-up
+	scripts/services-up rabbitmq
 	CONF=$(CONF) scripts/run-local
 
 # Doc tests first: nextest runs everything else, each test in its own process,
