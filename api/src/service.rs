@@ -34,7 +34,7 @@ impl Service for ApiService {
     }
 
     fn listen_addrs(&self, config: &Config) -> Vec<ListenAddr> {
-        let host = config.str(&conf::HOST).unwrap_or("0.0.0.0").to_string();
+        let host = config.text(&conf::HOST).to_string();
         vec![ListenAddr {
             host,
             port: config.port(&conf::PORT),
@@ -43,10 +43,7 @@ impl Service for ApiService {
 
     async fn run(&self, mut ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
         let transport = Transport::start(Settings::from_config(&ctx.config)?);
-        let topic = ctx
-            .config
-            .str(&engine::conf::TOPIC)
-            .unwrap_or("pymsboot_engine");
+        let topic = ctx.config.text(&engine::conf::TOPIC);
         let engine = EngineClient::new(&transport, topic);
         // Owned, not cloned: the drain must be able to close the worker's only copy.
         let listener = ctx

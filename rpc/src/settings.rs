@@ -49,7 +49,7 @@ impl Settings {
     /// The transport URL does not parse (a validated configuration already
     /// guarantees it does).
     pub fn from_config(config: &Config) -> Result<Settings, TransportUrlError> {
-        let url = TransportUrl::parse(config.str(&conf::TRANSPORT_URL).unwrap_or("rabbit://"))?;
+        let url = TransportUrl::parse(config.text(&conf::TRANSPORT_URL))?;
         Ok(Settings::with_url(config, url))
     }
 
@@ -73,10 +73,7 @@ impl Settings {
         let seconds = |opt: &launcher::Opt| Duration::from_secs(int(opt).unsigned_abs());
         let ttl = int(&conf::RABBIT_TRANSIENT_QUEUES_TTL);
         Settings {
-            control_exchange: config
-                .str(&conf::CONTROL_EXCHANGE)
-                .unwrap_or("openstack")
-                .to_string(),
+            control_exchange: config.text(&conf::CONTROL_EXCHANGE).to_string(),
             response_timeout: Duration::from_secs(
                 config.int(&conf::RPC_RESPONSE_TIMEOUT).unsigned_abs(),
             ),
