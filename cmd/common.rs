@@ -7,12 +7,12 @@ use launcher::conf::{self, Config, Opt};
 use launcher::log::{self, LogHandle, LogSettings};
 
 /// Exit status for bad usage or bad configuration (CONTRACT §1).
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit status for a runtime failure.
-pub const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_FAILURE: u8 = 1;
 
 /// Every option table of the project, in sample order.
-pub fn all_tables() -> Vec<&'static [&'static Opt]> {
+pub(crate) fn all_tables() -> Vec<&'static [&'static Opt]> {
     let mut tables = vec![conf::options::OPTS, api::conf::OPTS, engine::conf::OPTS];
     tables.extend_from_slice(rpc::conf::OPTS);
     tables
@@ -20,7 +20,7 @@ pub fn all_tables() -> Vec<&'static [&'static Opt]> {
 
 /// The parsed flags, or the exit code when the binary is done already
 /// (`--help`, `--version`, a usage error).
-pub fn parse_args(
+pub(crate) fn parse_args(
     program: &str,
     extra_usage: &str,
     allow_rest: bool,
@@ -45,7 +45,7 @@ pub fn parse_args(
 }
 
 /// Loads and validates the configuration; every problem goes to stderr, one line each.
-pub fn load_config(
+pub(crate) fn load_config(
     program: &str,
     args: &CommonArgs,
     tables: &[&'static [&'static Opt]],
@@ -59,7 +59,7 @@ pub fn load_config(
 }
 
 /// Starts logging as the configuration says.
-pub fn init_logging(program: &'static str, config: &Config) -> Result<LogHandle, ExitCode> {
+pub(crate) fn init_logging(program: &'static str, config: &Config) -> Result<LogHandle, ExitCode> {
     log::init(&LogSettings::from_config(config), program).map_err(|error| {
         eprintln!("{program}: {error}");
         ExitCode::from(EXIT_USAGE)
@@ -67,7 +67,7 @@ pub fn init_logging(program: &'static str, config: &Config) -> Result<LogHandle,
 }
 
 /// The files a configuration was read from, as shown to an operator.
-pub fn config_file_names(config: &Config) -> Vec<String> {
+pub(crate) fn config_file_names(config: &Config) -> Vec<String> {
     config
         .files()
         .iter()
@@ -76,7 +76,7 @@ pub fn config_file_names(config: &Config) -> Vec<String> {
 }
 
 /// Logs what was read, so an operator sees which files made this configuration.
-pub fn log_config_files(config: &Config) {
+pub(crate) fn log_config_files(config: &Config) {
     let files = config_file_names(config);
     if files.is_empty() {
         tracing::warn!("no configuration file read; running on defaults");
@@ -90,7 +90,7 @@ pub fn log_config_files(config: &Config) {
 
 /// The whole life of a service binary: flags, configuration, logging, the
 /// launcher, and the exit code (CONTRACT §1).
-pub fn run_service<S: launcher::Service>(program: &'static str, service: S) -> ExitCode {
+pub(crate) fn run_service<S: launcher::Service>(program: &'static str, service: S) -> ExitCode {
     let args = match parse_args(program, " [--pid-file PATH]", false, true) {
         Ok(args) => args,
         Err(code) => return code,

@@ -220,7 +220,7 @@ impl ApiError {
 /// The cause of a failure, kept from the client, as a response extension:
 /// the access log prints it on the request's line, so it is logged once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cause(pub String);
+pub(crate) struct Cause(pub String);
 
 /// The client's message for an engine error: the database's failure reads
 /// as the other "try again" answers do.

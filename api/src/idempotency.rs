@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 /// The request header.
-pub const HEADER: &str = "idempotency-key";
+pub(crate) const HEADER: &str = "idempotency-key";
 
 /// The longest key accepted.
 const MAX_KEY_LEN: usize = 255;
@@ -23,7 +23,7 @@ const DOMAIN: &[u8] = b"pymsboot movie id for idempotency key\0";
 ///
 /// # Errors
 /// 400 for an empty, over-long or non-printable key, or more than one.
-pub fn movie_id(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
+pub(crate) fn movie_id(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
     let mut values = headers.get_all(HEADER).iter();
     let Some(value) = values.next() else {
         return Ok(None);

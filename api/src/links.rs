@@ -19,10 +19,14 @@ const MAX_AUTHORITY: usize = 261;
 /// trailing `/`), as a request extension; the controllers read it through
 /// `controllers::base_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkBase(pub String);
+pub(crate) struct LinkBase(pub String);
 
 /// The base of the links for a request that arrived on `local`.
-pub fn link_base(parts: &Parts, public_endpoint: Option<&str>, local: SocketAddr) -> LinkBase {
+pub(crate) fn link_base(
+    parts: &Parts,
+    public_endpoint: Option<&str>,
+    local: SocketAddr,
+) -> LinkBase {
     if let Some(endpoint) = public_endpoint {
         return LinkBase(endpoint.trim_end_matches('/').to_owned());
     }
@@ -34,7 +38,7 @@ pub fn link_base(parts: &Parts, public_endpoint: Option<&str>, local: SocketAddr
 
 /// The authority the client addressed, when it is a valid one: the target's
 /// own in absolute form (RFC 9112 §3.2.2 puts it before `Host`), else `Host`.
-pub fn addressed(parts: &Parts) -> Option<&str> {
+pub(crate) fn addressed(parts: &Parts) -> Option<&str> {
     let candidate = match parts.uri.authority() {
         Some(authority) => authority.as_str(),
         None => parts.headers.get(HOST)?.to_str().ok()?,
@@ -51,7 +55,7 @@ pub fn addressed(parts: &Parts) -> Option<&str> {
 
 /// `host[:port]`: a DNS name or IPv4 address, or an IPv6 literal in brackets,
 /// and a port of 1–5 digits up to 65535. No credentials, path, query or spaces.
-pub fn is_authority(text: &str) -> bool {
+pub(crate) fn is_authority(text: &str) -> bool {
     if text.is_empty() || text.len() > MAX_AUTHORITY {
         return false;
     }
@@ -100,7 +104,7 @@ fn is_host_name(host: &str) -> bool {
 ///
 /// # Errors
 /// What is allowed, for the configuration problem.
-pub fn check_public_endpoint(text: &str) -> Result<(), String> {
+pub(crate) fn check_public_endpoint(text: &str) -> Result<(), String> {
     const ALLOWED: &str = "expected an http:// or https:// URL of a host[:port] and an optional \
                            path, such as https://api.example.com:9666, without credentials, \
                            query or fragment";

@@ -5,7 +5,7 @@ use hyper::header::HeaderValue;
 use uuid::Uuid;
 
 /// The header that carries the request id, in both directions.
-pub const HEADER: &str = "x-openstack-request-id";
+pub(crate) const HEADER: &str = "x-openstack-request-id";
 
 /// `req-<uuid>`, the oslo.context request id form.
 #[derive(Debug, Clone, PartialEq, Eq)]

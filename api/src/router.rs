@@ -16,7 +16,7 @@ use crate::state::AppState;
 ///
 /// # Errors
 /// [`ApiError::NotFound`] or [`ApiError::MethodNotAllowed`], or what the controller returns.
-pub async fn route(
+pub(crate) async fn route(
     parts: &Parts,
     body: Bytes,
     state: &AppState,

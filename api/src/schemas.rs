@@ -45,7 +45,7 @@ struct CreateBody {
 /// # Errors
 /// 400 for malformed JSON, wrong types, unknown or read-only fields, a bad
 /// name, URL, rank or meta (the engine's rules, `engine::objects::rules`).
-pub fn create_body(body: &Bytes) -> Result<NewMovie, ApiError> {
+pub(crate) fn create_body(body: &Bytes) -> Result<NewMovie, ApiError> {
     let body: CreateBody = parse_object(body)?;
     let movie = NewMovie {
         uuid: Some(Uuid::new_v4()),
@@ -62,7 +62,7 @@ pub fn create_body(body: &Bytes) -> Result<NewMovie, ApiError> {
 ///
 /// # Errors
 /// 400 as for [`create_body`], or when no field is given.
-pub fn update_body(body: &Bytes) -> Result<MovieUpdate, ApiError> {
+pub(crate) fn update_body(body: &Bytes) -> Result<MovieUpdate, ApiError> {
     let update: MovieUpdate = parse_object(body)?;
     if update == MovieUpdate::default() {
         return Err(ApiError::BadRequest(
@@ -102,7 +102,7 @@ fn parse_object<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiErro
 ///
 /// # Errors
 /// 400 when it is not a UUID.
-pub fn movie_id(segment: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn movie_id(segment: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(segment)
         .map_err(|_| ApiError::BadRequest(format!("{segment:?} is not a valid movie id")))
 }
@@ -111,7 +111,7 @@ pub fn movie_id(segment: &str) -> Result<Uuid, ApiError> {
 ///
 /// # Errors
 /// 400 for an unknown parameter or a value out of range.
-pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
+pub(crate) fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut list = ListQuery::default();
     for (name, value) in query_pairs(query.unwrap_or_default()) {
         let bad = |allowed: &str| ApiError::BadRequest(format!("{name}={value:?}: {allowed}"));

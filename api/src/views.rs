@@ -8,7 +8,12 @@ use serde_json::{Value, json};
 /// `movies` holds up to `query.limit + 1` entries: an extra one only says
 /// that another page exists and is not shown; `more` says so too when the
 /// engine ended the page early (to keep its reply small).
-pub fn movie_list(base: &str, query: &ListQuery, mut movies: Vec<Movie>, more: bool) -> Value {
+pub(crate) fn movie_list(
+    base: &str,
+    query: &ListQuery,
+    mut movies: Vec<Movie>,
+    more: bool,
+) -> Value {
     let limit = query.limit as usize;
     let more = more || movies.len() > limit;
     movies.truncate(limit);

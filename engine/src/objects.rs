@@ -229,7 +229,7 @@ impl Default for ListQuery {
 mod double_option {
     use serde::{Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(
+    pub(super) fn serialize<T: Serialize, S: Serializer>(
         value: &Option<Option<T>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {

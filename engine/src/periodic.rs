@@ -20,7 +20,7 @@ use crate::store_marker::is_movie_file;
 const LOCK_FILE: &str = ".pymsboot-periodic.lock";
 
 /// Runs the periodic tasks every `interval` until `shutdown`.
-pub async fn run(
+pub(crate) async fn run(
     store: Store,
     downloader: Arc<Downloader>,
     storage_dir: PathBuf,

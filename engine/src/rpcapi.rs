@@ -32,17 +32,17 @@ pub const NAMESPACE: &str = "engine";
 /// The method names of the engine's endpoint, spelled once for the client
 /// and the manager so the two cannot drift apart.
 pub(crate) mod methods {
-    pub const GET_MOVIE: &str = "get_movie";
-    pub const GET_ALL_MOVIE: &str = "get_all_movie";
-    pub const CREATE_MOVIE: &str = "create_movie";
-    pub const UPDATE_MOVIE: &str = "update_movie";
-    pub const DELETE_MOVIE: &str = "delete_movie";
+    pub(crate) const GET_MOVIE: &str = "get_movie";
+    pub(crate) const GET_ALL_MOVIE: &str = "get_all_movie";
+    pub(crate) const CREATE_MOVIE: &str = "create_movie";
+    pub(crate) const UPDATE_MOVIE: &str = "update_movie";
+    pub(crate) const DELETE_MOVIE: &str = "delete_movie";
     /// Since 1.1.
-    pub const GET_HEALTH: &str = "get_health";
+    pub(crate) const GET_HEALTH: &str = "get_health";
 
     /// Every method the manager answers: CONTRACT §5's, and `get_health`.
     #[cfg(feature = "server")]
-    pub const ALL: [&str; 6] = [
+    pub(crate) const ALL: [&str; 6] = [
         GET_MOVIE,
         GET_ALL_MOVIE,
         CREATE_MOVIE,

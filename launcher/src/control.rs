@@ -23,15 +23,15 @@ const DRAIN: &[u8] = b"DRAIN";
 
 /// The master's end of a worker's control socket.
 #[derive(Debug)]
-pub struct MasterEnd(OwnedFd);
+pub(crate) struct MasterEnd(OwnedFd);
 
 /// The worker's end of its control socket.
 #[derive(Debug)]
-pub struct ControlChannel(OwnedFd);
+pub(crate) struct ControlChannel(OwnedFd);
 
 /// What the master read from a worker.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Message {
+pub(crate) enum Message {
     /// The worker can serve.
     Ready,
     /// The worker cannot serve yet, and says why.
@@ -46,7 +46,7 @@ pub enum Message {
 ///
 /// # Errors
 /// The kernel refused the socket pair (out of descriptors).
-pub fn pair() -> io::Result<(MasterEnd, ControlChannel)> {
+pub(crate) fn pair() -> io::Result<(MasterEnd, ControlChannel)> {
     let (master, worker) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -58,7 +58,7 @@ pub fn pair() -> io::Result<(MasterEnd, ControlChannel)> {
 
 impl MasterEnd {
     /// Reads one message without blocking the master (call when poll said readable).
-    pub fn read(&self) -> Message {
+    pub(crate) fn read(&self) -> Message {
         let mut buf = [0u8; 1024];
         match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
             Ok(0) => Message::Closed,
@@ -78,7 +78,7 @@ impl MasterEnd {
     ///
     /// # Errors
     /// The worker's end is gone (it is exiting) or its buffer is full.
-    pub fn send_drain(&self) -> io::Result<()> {
+    pub(crate) fn send_drain(&self) -> io::Result<()> {
         send(
             self.0.as_raw_fd(),
             DRAIN,
@@ -96,7 +96,7 @@ impl AsFd for MasterEnd {
 
 impl ControlChannel {
     /// Tells the master this worker is ready.
-    pub fn send_ready(&self) -> io::Result<()> {
+    pub(crate) fn send_ready(&self) -> io::Result<()> {
         send(self.0.as_raw_fd(), READY, MsgFlags::MSG_NOSIGNAL)?;
         Ok(())
     }
@@ -104,7 +104,7 @@ impl ControlChannel {
     /// Tells the master why this worker is not ready yet. Called from the
     /// worker's runtime: it never blocks, and a reason that finds the socket
     /// full is dropped (the next one says the same or newer).
-    pub fn send_waiting(&self, why: &str) -> io::Result<()> {
+    pub(crate) fn send_waiting(&self, why: &str) -> io::Result<()> {
         let mut cut = why.len().min(MAX_REASON);
         while !why.is_char_boundary(cut) {
             cut -= 1;
@@ -119,13 +119,13 @@ impl ControlChannel {
     }
 
     /// The descriptor, so the post-fork cleanup keeps it open.
-    pub fn raw_fd(&self) -> RawFd {
+    pub(crate) fn raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
     }
 
     /// Blocks until the master's end is closed (the master exited or died),
     /// calling `on_drain` for every drain request meanwhile.
-    pub fn watch_master(&self, mut on_drain: impl FnMut()) {
+    pub(crate) fn watch_master(&self, mut on_drain: impl FnMut()) {
         let mut buf = [0u8; 64];
         loop {
             match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
@@ -138,7 +138,7 @@ impl ControlChannel {
     }
 
     /// A second handle on the same socket, for the watchdog thread.
-    pub fn try_clone(&self) -> io::Result<ControlChannel> {
+    pub(crate) fn try_clone(&self) -> io::Result<ControlChannel> {
         Ok(ControlChannel(self.0.try_clone()?))
     }
 }

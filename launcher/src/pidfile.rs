@@ -36,7 +36,7 @@ pub enum PidFileError {
 
 /// A pid file held by this process.
 #[derive(Debug)]
-pub struct PidFile {
+pub(crate) struct PidFile {
     path: PathBuf,
     pid: u32,
     /// Holds the lock: closing any descriptor of the file would release it.
@@ -49,7 +49,7 @@ impl PidFile {
     /// # Errors
     /// [`PidFileError::AlreadyRunning`] when a live process holds it, or the
     /// directory is not writable.
-    pub fn create(path: &Path) -> Result<PidFile, PidFileError> {
+    pub(crate) fn create(path: &Path) -> Result<PidFile, PidFileError> {
         let io_error = |source| PidFileError::Io {
             path: path.to_path_buf(),
             source,

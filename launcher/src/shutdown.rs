@@ -12,24 +12,24 @@ pub struct Shutdown {
 
 /// The side that fires a [`Shutdown`].
 #[derive(Debug, Clone)]
-pub struct Trigger {
+pub(crate) struct Trigger {
     sender: watch::Sender<bool>,
 }
 
 /// A new token and its trigger.
-pub fn channel() -> (Trigger, Shutdown) {
+pub(crate) fn channel() -> (Trigger, Shutdown) {
     let (sender, receiver) = watch::channel(false);
     (Trigger { sender }, Shutdown { receiver })
 }
 
 impl Trigger {
     /// Fires the token; later calls do nothing.
-    pub fn fire(&self) {
+    pub(crate) fn fire(&self) {
         self.sender.send_replace(true);
     }
 
     /// Whether the token has fired.
-    pub fn fired(&self) -> bool {
+    pub(crate) fn fired(&self) -> bool {
         *self.sender.borrow()
     }
 }

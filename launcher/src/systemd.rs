@@ -10,13 +10,13 @@ use std::time::Duration;
 
 /// A connection to the service manager, or nothing when not run under one.
 #[derive(Debug)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     target: Option<(UnixDatagram, SocketAddr)>,
 }
 
 impl Notifier {
     /// Reads `NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace).
-    pub fn from_env() -> Notifier {
+    pub(crate) fn from_env() -> Notifier {
         let target = std::env::var_os("NOTIFY_SOCKET").and_then(|path| {
             let path = path.to_string_lossy().into_owned();
             let address = match path.strip_prefix('@') {
@@ -36,7 +36,7 @@ impl Notifier {
     }
 
     /// Sends one state change, e.g. `"READY=1"`; failures are logged, never fatal.
-    pub fn notify(&self, state: &str) {
+    pub(crate) fn notify(&self, state: &str) {
         if let Some((socket, address)) = &self.target
             && let Err(error) = socket.send_to_addr(state.as_bytes(), address)
         {
@@ -45,7 +45,7 @@ impl Notifier {
     }
 
     /// `RELOADING=1` with the `MONOTONIC_USEC` systemd 253+ expects beside it.
-    pub fn reloading(&self) {
+    pub(crate) fn reloading(&self) {
         self.notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
     }
 }

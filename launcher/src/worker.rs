@@ -36,7 +36,7 @@ const ORPHAN_DRAIN: Duration = Duration::from_secs(1);
 const FAULT_ENV: &str = "PYMSBOOT_FAULT_WORKER_BOOT";
 
 /// Everything the child takes from the master.
-pub struct ChildSetup<'a> {
+pub(crate) struct ChildSetup<'a> {
     pub master_pid: Pid,
     pub slot: usize,
     pub generation: u64,
@@ -47,7 +47,7 @@ pub struct ChildSetup<'a> {
 }
 
 /// Runs the worker and exits the process; never returns into master code.
-pub fn main<S: Service>(service: &S, setup: ChildSetup<'_>) -> ! {
+pub(crate) fn main<S: Service>(service: &S, setup: ChildSetup<'_>) -> ! {
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(service, setup)));
     let code = match outcome {
         Ok(code) => code,

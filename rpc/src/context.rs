@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// The prefix oslo.messaging puts before every context key in a message.
-pub const PREFIX: &str = "_context_";
+pub(crate) const PREFIX: &str = "_context_";
 
 /// A request context: `request_id` and the other oslo.context keys.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The module oslo.messaging names for its dispatch errors.
-pub const DISPATCHER_MODULE: &str = "oslo_messaging.rpc.dispatcher";
+pub(crate) const DISPATCHER_MODULE: &str = "oslo_messaging.rpc.dispatcher";
 /// The module of oslo.messaging's own exceptions.
-pub const EXCEPTIONS_MODULE: &str = "oslo_messaging.exceptions";
+pub(crate) const EXCEPTIONS_MODULE: &str = "oslo_messaging.exceptions";
 /// The class of a failure the messaging layer, not the method, caused.
-pub const MESSAGING_EXCEPTION: &str = "MessagingException";
+pub(crate) const MESSAGING_EXCEPTION: &str = "MessagingException";
 
 /// An exception raised on the other side of a call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

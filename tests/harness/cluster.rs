@@ -16,18 +16,18 @@ use serde_json::Value;
 use super::dir::TempDir;
 use super::eventually::{ensure, eventually};
 use super::http::{self, Request, Response};
-pub use super::service::{Program, Service, ServiceConfig, is_alive, tail, threads};
+pub(crate) use super::service::{Program, Service, ServiceConfig, is_alive, tail, threads};
 
 /// `pymsboot-api` alone.
-pub type Api = Service;
+pub(crate) type Api = Service;
 /// The configuration of [`Api`] (or of any [`Service`]).
-pub type ApiConfig = ServiceConfig;
+pub(crate) type ApiConfig = ServiceConfig;
 
 /// The lock file the engine keeps in its storage directory.
 const PERIODIC_LOCK: &str = ".pymsboot-periodic.lock";
 
 /// Engine and API, running against a database and a storage directory of their own.
-pub struct Cluster {
+pub(crate) struct Cluster {
     // Fields drop in order: the processes go before their database and files.
     api: Service,
     engine: Service,
@@ -40,14 +40,14 @@ pub struct Cluster {
 impl Cluster {
     /// Starts engine and API on a fresh database on `backend`, with the
     /// defaults of [`Cluster::config`].
-    pub fn start(backend: Backend) -> Cluster {
+    pub(crate) fn start(backend: Backend) -> Cluster {
         Cluster::start_with(backend, |config| config)
     }
 
     /// Starts engine and API on a fresh database on `backend`; `adjust`
     /// may change the configuration both get after the defaults are set.
     /// Returns once both reported `READY=1` and `/healthcheck` answers 200.
-    pub fn start_with(
+    pub(crate) fn start_with(
         backend: Backend,
         adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
     ) -> Cluster {
@@ -62,7 +62,7 @@ impl Cluster {
     /// Starts engine and API at the same instant, as `make run`, compose and
     /// systemd do, and returns once the API has bound its port: neither is
     /// necessarily ready yet.
-    pub fn spawn_together(
+    pub(crate) fn spawn_together(
         backend: Backend,
         adjust: impl FnOnce(ServiceConfig) -> ServiceConfig,
     ) -> Cluster {
@@ -105,7 +105,7 @@ impl Cluster {
     /// database, the storage directory, downloads from loopback allowed
     /// (the tests' file server), and short claim and periodic intervals so a
     /// restarted engine resumes an interrupted download within seconds.
-    pub fn config(db: &TestDb, storage_dir: &Path) -> ServiceConfig {
+    pub(crate) fn config(db: &TestDb, storage_dir: &Path) -> ServiceConfig {
         ServiceConfig::default()
             .workers(2)
             .set("DEFAULT", "rpc_response_timeout", "10")
@@ -117,7 +117,7 @@ impl Cluster {
     }
 
     /// Waits until `/healthcheck` answers 200.
-    pub fn wait_healthy(&self) {
+    pub(crate) fn wait_healthy(&self) {
         eventually("GET /healthcheck to answer 200", || {
             let response = self.api.get("/healthcheck").map_err(|e| e.to_string())?;
             ensure(response.status == 200, || {
@@ -127,53 +127,53 @@ impl Cluster {
     }
 
     /// The API.
-    pub fn api(&self) -> &Service {
+    pub(crate) fn api(&self) -> &Service {
         &self.api
     }
 
     /// Engine and API, to do the same to both.
-    pub fn services_mut(&mut self) -> [&mut Service; 2] {
+    pub(crate) fn services_mut(&mut self) -> [&mut Service; 2] {
         [&mut self.engine, &mut self.api]
     }
 
     /// The API, to signal or stop it.
-    pub fn api_mut(&mut self) -> &mut Service {
+    pub(crate) fn api_mut(&mut self) -> &mut Service {
         &mut self.api
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Service {
+    pub(crate) fn engine(&self) -> &Service {
         &self.engine
     }
 
     /// The engine, to signal it.
-    pub fn engine_mut(&mut self) -> &mut Service {
+    pub(crate) fn engine_mut(&mut self) -> &mut Service {
         &mut self.engine
     }
 
     /// The engine's `[engine] storage_dir`.
-    pub fn storage_dir(&self) -> &Path {
+    pub(crate) fn storage_dir(&self) -> &Path {
         self.storage.path()
     }
 
     /// The control exchange of this cluster's RPC.
-    pub fn exchange(&self) -> String {
+    pub(crate) fn exchange(&self) -> String {
         self.engine.config().exchange()
     }
 
     /// The engine topic of this cluster's RPC.
-    pub fn topic(&self) -> String {
+    pub(crate) fn topic(&self) -> String {
         self.engine.config().topic().to_owned()
     }
 
     /// The API's port.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.api.port()
     }
 
     /// The names of the files in the storage directory (the engine's lock
     /// file and store marker aside).
-    pub fn stored_files(&self) -> BTreeSet<String> {
+    pub(crate) fn stored_files(&self) -> BTreeSet<String> {
         std::fs::read_dir(self.storage_dir())
             .map(|entries| {
                 entries
@@ -190,7 +190,7 @@ impl Cluster {
     ///
     /// # Panics
     /// When no complete response comes back.
-    pub fn request(&self, request: Request) -> Response {
+    pub(crate) fn request(&self, request: Request) -> Response {
         let what = format!("{} {}", request.method, request.path);
         self.api
             .request(request)
@@ -198,12 +198,12 @@ impl Cluster {
     }
 
     /// `GET path`.
-    pub fn get(&self, path: &str) -> Response {
+    pub(crate) fn get(&self, path: &str) -> Response {
         self.request(Request::get(path))
     }
 
     /// `POST /v1/movies` with `body`.
-    pub fn create_movie(&self, body: &Value) -> Response {
+    pub(crate) fn create_movie(&self, body: &Value) -> Response {
         self.request(json_request("POST", "/v1/movies", body))
     }
 
@@ -211,14 +211,14 @@ impl Cluster {
     ///
     /// # Panics
     /// When the answer is not a 202.
-    pub fn create(&self, body: &Value) -> Value {
+    pub(crate) fn create(&self, body: &Value) -> Value {
         let response = self.create_movie(body);
         assert_eq!(response.status, 202, "create {body}: {}", response.text());
         response.json()
     }
 
     /// `GET /v1/movies/<id>`.
-    pub fn get_movie(&self, id: &str) -> Response {
+    pub(crate) fn get_movie(&self, id: &str) -> Response {
         self.get(&format!("/v1/movies/{id}"))
     }
 
@@ -226,14 +226,14 @@ impl Cluster {
     ///
     /// # Panics
     /// When the answer is not a 200.
-    pub fn movie(&self, id: &str) -> Value {
+    pub(crate) fn movie(&self, id: &str) -> Value {
         let response = self.get_movie(id);
         assert_eq!(response.status, 200, "GET movie {id}: {}", response.text());
         response.json()
     }
 
     /// `GET /v1/movies?<query>` (`query` may be empty).
-    pub fn list_movies(&self, query: &str) -> Response {
+    pub(crate) fn list_movies(&self, query: &str) -> Response {
         if query.is_empty() {
             self.get("/v1/movies")
         } else {
@@ -242,17 +242,17 @@ impl Cluster {
     }
 
     /// `PUT /v1/movies/<id>` with `body`.
-    pub fn update_movie(&self, id: &str, body: &Value) -> Response {
+    pub(crate) fn update_movie(&self, id: &str, body: &Value) -> Response {
         self.request(json_request("PUT", &format!("/v1/movies/{id}"), body))
     }
 
     /// `DELETE /v1/movies/<id>`.
-    pub fn delete_movie(&self, id: &str) -> Response {
+    pub(crate) fn delete_movie(&self, id: &str) -> Response {
         self.request(Request::new("DELETE", &format!("/v1/movies/{id}")))
     }
 
     /// Polls the movie until `pred` holds for it; returns it.
-    pub fn wait_movie(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_movie(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         eventually(&format!("movie {id}: {what}"), || {
             let response = self.get_movie(id);
             if response.status != 200 {
@@ -271,7 +271,7 @@ impl Cluster {
     ///
     /// # Panics
     /// When the movie ends in the error state instead, or the patience runs out.
-    pub fn wait_downloaded(&self, id: &str) -> Value {
+    pub(crate) fn wait_downloaded(&self, id: &str) -> Value {
         let movie = self.wait_movie(id, "downloaded or error", |m| {
             m["state"] == "downloaded" || m["state"] == "error"
         });
@@ -280,7 +280,7 @@ impl Cluster {
     }
 
     /// Waits until the movie's download has stored some bytes but not all.
-    pub fn wait_mid_download(&self, id: &str) -> Value {
+    pub(crate) fn wait_mid_download(&self, id: &str) -> Value {
         self.wait_movie(id, "downloading with some bytes stored", |m| {
             m["state"] == "downloading" && m["bytes_downloaded"].as_u64().is_some_and(|b| b > 0)
         })
@@ -288,7 +288,7 @@ impl Cluster {
 
     /// SIGKILLs the engine's master and workers at once, and waits until
     /// none is left.
-    pub fn kill_engine_hard(&mut self) {
+    pub(crate) fn kill_engine_hard(&mut self) {
         self.engine.kill_hard();
     }
 
@@ -296,7 +296,7 @@ impl Cluster {
     ///
     /// # Panics
     /// When it does not exit with status 0.
-    pub fn stop_engine(&mut self) {
+    pub(crate) fn stop_engine(&mut self) {
         let status = self.engine.stop();
         assert!(status.success(), "the engine stopped with {status}");
     }
@@ -305,7 +305,7 @@ impl Cluster {
     /// [`Cluster::stop_engine`]; a running one is stopped first) on the same
     /// configuration and log file, and waits until it is ready and the API
     /// sees it.
-    pub fn restart_engine(&mut self) {
+    pub(crate) fn restart_engine(&mut self) {
         if self.engine.try_exit().is_none() {
             self.stop_engine();
         }
@@ -315,7 +315,7 @@ impl Cluster {
 
     /// Waits at most `bound` for the API's answer to `request`; the answer
     /// and how long it took.
-    pub fn timed(&self, request: Request, bound: Duration) -> (Response, Duration) {
+    pub(crate) fn timed(&self, request: Request, bound: Duration) -> (Response, Duration) {
         let port = self.port();
         let started = std::time::Instant::now();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -329,7 +329,7 @@ impl Cluster {
 }
 
 /// A request with a JSON body.
-pub fn json_request(method: &str, path: &str, body: &Value) -> Request {
+pub(crate) fn json_request(method: &str, path: &str, body: &Value) -> Request {
     Request::new(method, path)
         .header("Content-Type", "application/json")
         .body(body.to_string())

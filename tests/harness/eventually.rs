@@ -9,7 +9,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// The longest any single wait may take: `PYMSBOOT_TEST_PATIENCE` seconds,
 /// 30 by default.
-pub fn patience() -> Duration {
+pub(crate) fn patience() -> Duration {
     std::env::var("PYMSBOOT_TEST_PATIENCE")
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -22,7 +22,7 @@ pub fn patience() -> Duration {
 ///
 /// # Panics
 /// When the patience runs out; the message names `what` and the last error.
-pub fn eventually<T, E: Debug>(what: &str, check: impl FnMut() -> Result<T, E>) -> T {
+pub(crate) fn eventually<T, E: Debug>(what: &str, check: impl FnMut() -> Result<T, E>) -> T {
     eventually_within(patience(), what, check)
 }
 
@@ -30,7 +30,7 @@ pub fn eventually<T, E: Debug>(what: &str, check: impl FnMut() -> Result<T, E>) 
 ///
 /// # Panics
 /// When `bound` passes; the message names `what` and the last error.
-pub fn eventually_within<T, E: Debug>(
+pub(crate) fn eventually_within<T, E: Debug>(
     bound: Duration,
     what: &str,
     mut check: impl FnMut() -> Result<T, E>,
@@ -51,7 +51,7 @@ pub fn eventually_within<T, E: Debug>(
 ///
 /// # Panics
 /// On the first `Err`, naming `what` and the error.
-pub fn consistently<E: Debug>(
+pub(crate) fn consistently<E: Debug>(
     window: Duration,
     what: &str,
     mut check: impl FnMut() -> Result<(), E>,
@@ -69,6 +69,6 @@ pub fn consistently<E: Debug>(
 }
 
 /// `Ok(())` when `cond` holds, else `Err(why())`: glue for boolean checks.
-pub fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+pub(crate) fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(why()) }
 }

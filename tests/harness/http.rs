@@ -8,7 +8,7 @@ use super::eventually::patience;
 
 /// A request to send.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub(crate) struct Request {
     /// `GET`, `POST`, …
     pub method: String,
     /// The request target, e.g. `/v1`.
@@ -21,12 +21,12 @@ pub struct Request {
 
 impl Request {
     /// A `GET` of `path`.
-    pub fn get(path: &str) -> Request {
+    pub(crate) fn get(path: &str) -> Request {
         Request::new("GET", path)
     }
 
     /// A request with no headers and no body.
-    pub fn new(method: &str, path: &str) -> Request {
+    pub(crate) fn new(method: &str, path: &str) -> Request {
         Request {
             method: method.into(),
             path: path.into(),
@@ -36,20 +36,20 @@ impl Request {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: &str, value: &str) -> Request {
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Request {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Sets the body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+    pub(crate) fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
         self.body = body.into();
         self
     }
 
     /// The request head (request line and headers) for `port`, with the
     /// given `Content-Length` unless the request sets its own framing.
-    pub fn head(&self, port: u16, content_length: usize) -> Vec<u8> {
+    pub(crate) fn head(&self, port: u16, content_length: usize) -> Vec<u8> {
         let has = |name: &str| {
             self.headers
                 .iter()
@@ -73,7 +73,7 @@ impl Request {
 
 /// A response as received.
 #[derive(Clone, Debug)]
-pub struct Response {
+pub(crate) struct Response {
     /// The status code.
     pub status: u16,
     /// Headers in order, names as sent.
@@ -84,7 +84,7 @@ pub struct Response {
 
 impl Response {
     /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -92,7 +92,7 @@ impl Response {
     }
 
     /// The body as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
@@ -100,25 +100,25 @@ impl Response {
     ///
     /// # Panics
     /// When the body is not JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
     }
 
     /// Whether the server said it will close the connection.
-    pub fn closes(&self) -> bool {
+    pub(crate) fn closes(&self) -> bool {
         self.header("connection")
             .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
     }
 
     /// The `x-openstack-request-id` header.
-    pub fn request_id(&self) -> Option<&str> {
+    pub(crate) fn request_id(&self) -> Option<&str> {
         self.header("x-openstack-request-id")
     }
 }
 
 /// One connection, reusable while the server keeps it alive.
-pub struct Connection {
+pub(crate) struct Connection {
     port: u16,
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -127,7 +127,7 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `127.0.0.1:port`; reads and writes time out after the patience.
-    pub fn open(port: u16) -> io::Result<Connection> {
+    pub(crate) fn open(port: u16) -> io::Result<Connection> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(patience()))?;
         stream.set_write_timeout(Some(patience()))?;
@@ -142,31 +142,35 @@ impl Connection {
     }
 
     /// Whether the server has not asked to close this connection.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.open
     }
 
     /// Sends `request` and reads its response.
-    pub fn send(&mut self, request: &Request) -> io::Result<Response> {
+    pub(crate) fn send(&mut self, request: &Request) -> io::Result<Response> {
         self.write_head(request, request.body.len())?;
         self.write_body(&request.body)?;
         self.read_response(&request.method)
     }
 
     /// Sends a request head announcing `content_length` body bytes.
-    pub fn write_head(&mut self, request: &Request, content_length: usize) -> io::Result<()> {
+    pub(crate) fn write_head(
+        &mut self,
+        request: &Request,
+        content_length: usize,
+    ) -> io::Result<()> {
         self.writer
             .write_all(&request.head(self.port, content_length))
     }
 
     /// Sends (part of) a body.
-    pub fn write_body(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_body(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.writer.write_all(bytes)?;
         self.writer.flush()
     }
 
     /// Reads one response.
-    pub fn read_response(&mut self, method: &str) -> io::Result<Response> {
+    pub(crate) fn read_response(&mut self, method: &str) -> io::Result<Response> {
         let response = read_response(&mut self.reader, method)?;
         if response.closes() {
             self.open = false;
@@ -176,12 +180,12 @@ impl Connection {
 }
 
 /// Sends `request` on a new connection that asks to be closed afterwards.
-pub fn send(port: u16, request: Request) -> io::Result<Response> {
+pub(crate) fn send(port: u16, request: Request) -> io::Result<Response> {
     Connection::open(port)?.send(&request.header("Connection", "close"))
 }
 
 /// `GET path` on a new connection.
-pub fn get(port: u16, path: &str) -> io::Result<Response> {
+pub(crate) fn get(port: u16, path: &str) -> io::Result<Response> {
     send(port, Request::get(path))
 }
 
@@ -271,7 +275,7 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
 ///
 /// # Panics
 /// When any of that does not hold; the message names `what`.
-pub fn assert_error(what: &str, response: &Response, code: u16) {
+pub(crate) fn assert_error(what: &str, response: &Response, code: u16) {
     assert_eq!(response.status, code, "{what}: {}", response.text());
     let content_type = response.header("content-type").unwrap_or_default();
     assert!(

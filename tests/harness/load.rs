@@ -20,7 +20,7 @@ const PACE: Duration = Duration::from_millis(2);
 
 /// How the clients use connections.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// One request per connection (`Connection: close`).
     Close,
     /// Keep connections alive; reconnect only when the server says `close`.
@@ -29,7 +29,7 @@ pub enum Mode {
 
 /// What the clients saw.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     /// Request ids (sent by the client) of the requests that got a 200 echoing them.
     pub ok: Vec<String>,
     /// One description per failed request.
@@ -38,7 +38,7 @@ pub struct Report {
 
 impl Report {
     /// Panics, listing them, when any request failed `during` something.
-    pub fn assert_no_failures(&self, during: &str) {
+    pub(crate) fn assert_no_failures(&self, during: &str) {
         assert!(
             self.failures.is_empty(),
             "{} of {} requests failed {during}:\n{}",
@@ -50,7 +50,7 @@ impl Report {
 }
 
 /// Running client threads.
-pub struct Load {
+pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
     threads: Vec<JoinHandle<Report>>,
@@ -58,12 +58,12 @@ pub struct Load {
 
 impl Load {
     /// Starts one `GET /v1` client thread against `127.0.0.1:port` per mode.
-    pub fn start(port: u16, modes: &[Mode]) -> Load {
+    pub(crate) fn start(port: u16, modes: &[Mode]) -> Load {
         Load::start_on(port, "/v1", modes)
     }
 
     /// Starts one `GET path` client thread against `127.0.0.1:port` per mode.
-    pub fn start_on(port: u16, path: &str, modes: &[Mode]) -> Load {
+    pub(crate) fn start_on(port: u16, path: &str, modes: &[Mode]) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicUsize::new(0));
         let threads = modes
@@ -81,12 +81,12 @@ impl Load {
     }
 
     /// Successful requests so far.
-    pub fn completed(&self) -> usize {
+    pub(crate) fn completed(&self) -> usize {
         self.done.load(Ordering::Relaxed)
     }
 
     /// Waits until `n` more requests have succeeded, so a test knows traffic flows.
-    pub fn wait_progress(&self, n: usize) {
+    pub(crate) fn wait_progress(&self, n: usize) {
         let target = self.completed() + n;
         eventually(&format!("{n} more successful requests"), || {
             let done = self.completed();
@@ -95,7 +95,7 @@ impl Load {
     }
 
     /// Stops the clients and gathers what they saw.
-    pub fn stop(self) -> Report {
+    pub(crate) fn stop(self) -> Report {
         self.stop.store(true, Ordering::Relaxed);
         let mut report = Report::default();
         for thread in self.threads {

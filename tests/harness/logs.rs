@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// One parsed log record.
 #[derive(Clone, Debug)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// The pid of the process that wrote it.
     pub pid: i32,
     /// `DEBUG`, `INFO`, `WARNING`, `ERROR`, …
@@ -22,7 +22,7 @@ pub struct LogLine {
 impl LogLine {
     /// Parses one line; `None` for anything not in the record format
     /// (continuation lines of a multi-line message, for instance).
-    pub fn parse(raw: &str) -> Option<LogLine> {
+    pub(crate) fn parse(raw: &str) -> Option<LogLine> {
         let mut rest = raw;
         let mut token = || {
             let trimmed = rest.trim_start();
@@ -54,21 +54,21 @@ impl LogLine {
     }
 
     /// The `req-<uuid>` in the context, if any.
-    pub fn request_id(&self) -> Option<&str> {
+    pub(crate) fn request_id(&self) -> Option<&str> {
         let ctx = self.ctx.as_deref()?;
         let start = ctx.find("req-")?;
         ctx[start..].split_whitespace().next()
     }
 
     /// The access-log part of the line, when it is one.
-    pub fn access(&self) -> Option<Access> {
+    pub(crate) fn access(&self) -> Option<Access> {
         Access::parse(&self.message)
     }
 }
 
 /// The oslo wsgi access line: `"GET /v1 HTTP/1.1" status: 200 len: 123 time: 0.001`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Access {
+pub(crate) struct Access {
     /// The method.
     pub method: String,
     /// The request target.
@@ -100,7 +100,7 @@ impl Access {
 }
 
 /// The text of `path`, empty when it does not exist.
-pub fn read_text(path: &Path) -> String {
+pub(crate) fn read_text(path: &Path) -> String {
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -109,14 +109,14 @@ pub fn read_text(path: &Path) -> String {
 }
 
 /// Every record in `text`.
-pub fn parse_all(text: &str) -> Vec<LogLine> {
+pub(crate) fn parse_all(text: &str) -> Vec<LogLine> {
     text.lines().filter_map(LogLine::parse).collect()
 }
 
 /// Waits until each request id in `ids` has an access line among the lines
 /// `read` returns (log writes of the last requests may still be landing),
 /// then says how many each has, so a test can check "exactly once".
-pub fn access_line_counts(
+pub(crate) fn access_line_counts(
     ids: &[String],
     read: impl Fn() -> Vec<LogLine>,
 ) -> std::collections::BTreeMap<String, usize> {

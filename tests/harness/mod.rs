@@ -12,17 +12,17 @@
 //! - [`eventually`]: wait for a condition, bounded by `PYMSBOOT_TEST_PATIENCE`.
 //! - [`dir`]: a temporary directory removed on drop.
 
-pub mod cluster;
-pub mod dir;
-pub mod eventually;
-pub mod files;
-pub mod http;
-pub mod load;
-pub mod logs;
-pub mod notify;
-pub mod python;
-pub mod rpc_session;
-pub mod service;
+pub(crate) mod cluster;
+pub(crate) mod dir;
+pub(crate) mod eventually;
+pub(crate) mod files;
+pub(crate) mod http;
+pub(crate) mod load;
+pub(crate) mod logs;
+pub(crate) mod notify;
+pub(crate) mod python;
+pub(crate) mod rpc_session;
+pub(crate) mod service;
 
 /// Prints to stderr only when `TEST_LOG` is set, so passing runs stay silent.
 macro_rules! trace {
@@ -35,7 +35,7 @@ macro_rules! trace {
 pub(crate) use trace;
 
 /// Path of a binary built by this package.
-pub fn bin(name: &str) -> std::path::PathBuf {
+pub(crate) fn bin(name: &str) -> std::path::PathBuf {
     match name {
         "pymsboot-api" => env!("CARGO_BIN_EXE_pymsboot-api").into(),
         "pymsboot-engine" => env!("CARGO_BIN_EXE_pymsboot-engine").into(),
@@ -45,17 +45,17 @@ pub fn bin(name: &str) -> std::path::PathBuf {
 }
 
 /// A fresh `req-<uuid v4>` request id.
-pub fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     format!("req-{}", uuid_v4())
 }
 
 /// A random version 4 UUID, lower-case and hyphenated.
-pub fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 /// Whether `id` is `req-` followed by a lower-case hyphenated version 4 UUID.
-pub fn is_request_id(id: &str) -> bool {
+pub(crate) fn is_request_id(id: &str) -> bool {
     let Some(uuid) = id.strip_prefix("req-") else {
         return false;
     };
@@ -74,7 +74,7 @@ pub fn is_request_id(id: &str) -> bool {
 /// # Panics
 /// When it cannot start or is still running after the patience; it is then
 /// killed with its whole process group.
-pub fn run(command: &mut std::process::Command) -> std::process::Output {
+pub(crate) fn run(command: &mut std::process::Command) -> std::process::Output {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     let child = command
@@ -114,7 +114,7 @@ pub fn run(command: &mut std::process::Command) -> std::process::Output {
 
 /// A name no other test (in this run or a concurrent one) uses: for topics,
 /// exchanges and databases.
-pub fn unique_name(prefix: &str) -> String {
+pub(crate) fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()

@@ -21,7 +21,7 @@ use super::eventually::eventually;
 
 /// One datagram and the pid of the process that sent it.
 #[derive(Clone, Debug)]
-pub struct Datagram {
+pub(crate) struct Datagram {
     /// The datagram's text: `KEY=value` lines.
     pub text: String,
     /// The sender's pid, from `SCM_CREDENTIALS`.
@@ -30,19 +30,19 @@ pub struct Datagram {
 
 impl Datagram {
     /// Whether one of the lines is exactly `line` (e.g. `READY=1`).
-    pub fn has(&self, line: &str) -> bool {
+    pub(crate) fn has(&self, line: &str) -> bool {
         self.text.lines().any(|l| l == line)
     }
 
     /// The value of `KEY=` if the datagram carries it.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.text
             .lines()
             .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
     }
 
     /// `STATUS=generation <g>, <r>/<w> workers ready` as `(g, r, w)`.
-    pub fn workers_ready(&self) -> Option<(u64, u64, u64)> {
+    pub(crate) fn workers_ready(&self) -> Option<(u64, u64, u64)> {
         let status = self.get("STATUS")?;
         let rest = status.strip_prefix("generation ")?;
         let (generation, rest) = rest.split_once(", ")?;
@@ -60,7 +60,7 @@ impl Datagram {
 }
 
 /// The listener; stops its thread when dropped.
-pub struct Notify {
+pub(crate) struct Notify {
     path: PathBuf,
     received: Arc<Mutex<Vec<Datagram>>>,
     stop: Arc<AtomicBool>,
@@ -69,7 +69,7 @@ pub struct Notify {
 
 impl Notify {
     /// Binds `<dir>/notify.sock` and starts recording.
-    pub fn bind(dir: &Path) -> Notify {
+    pub(crate) fn bind(dir: &Path) -> Notify {
         let path = dir.join("notify.sock");
         let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
         setsockopt(&socket, sockopt::PassCred, &true).expect("enable SO_PASSCRED");
@@ -91,27 +91,32 @@ impl Notify {
     }
 
     /// The socket path, for `NOTIFY_SOCKET`.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Every datagram so far.
-    pub fn all(&self) -> Vec<Datagram> {
+    pub(crate) fn all(&self) -> Vec<Datagram> {
         self.received.lock().expect("notify log lock").clone()
     }
 
     /// A position in the stream: datagrams received from now on come after it.
-    pub fn mark(&self) -> usize {
+    pub(crate) fn mark(&self) -> usize {
         self.received.lock().expect("notify log lock").len()
     }
 
     /// Datagrams received after `mark`.
-    pub fn since(&self, mark: usize) -> Vec<Datagram> {
+    pub(crate) fn since(&self, mark: usize) -> Vec<Datagram> {
         self.received.lock().expect("notify log lock")[mark..].to_vec()
     }
 
     /// Waits for a datagram after `mark` matching `pred`; returns its position.
-    pub fn wait_for(&self, mark: usize, what: &str, pred: impl Fn(&Datagram) -> bool) -> usize {
+    pub(crate) fn wait_for(
+        &self,
+        mark: usize,
+        what: &str,
+        pred: impl Fn(&Datagram) -> bool,
+    ) -> usize {
         eventually(&format!("a notify datagram: {what}"), || {
             let all = self.all();
             all.iter()
@@ -124,7 +129,7 @@ impl Notify {
     }
 
     /// Waits for a datagram after `mark` that has the line `line`.
-    pub fn wait_line(&self, mark: usize, line: &str) -> usize {
+    pub(crate) fn wait_line(&self, mark: usize, line: &str) -> usize {
         self.wait_for(mark, line, |d| d.has(line))
     }
 }
@@ -139,7 +144,7 @@ impl Drop for Notify {
 }
 
 /// The texts of `datagrams`, for failure messages.
-pub fn texts(datagrams: &[Datagram]) -> Vec<String> {
+pub(crate) fn texts(datagrams: &[Datagram]) -> Vec<String> {
     datagrams.iter().map(|d| d.text.clone()).collect()
 }
 

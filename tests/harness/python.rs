@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::{run, trace};
 
 /// The broker every test shares, each on its own exchange and topic.
-pub const BROKER: &str = "rabbit://guest:guest@127.0.0.1:5672//";
+pub(crate) const BROKER: &str = "rabbit://guest:guest@127.0.0.1:5672//";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,7 +22,7 @@ fn repo() -> PathBuf {
 ///
 /// # Panics
 /// When `scripts/python-venv` fails.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     static VENV: Once = Once::new();
     VENV.call_once(|| {
         let output = run(&mut Command::new(repo().join("scripts/python-venv")));
@@ -37,14 +37,14 @@ pub fn python() -> PathBuf {
 
 /// A Python `RPCClient` of one exchange and topic, run once per request.
 #[derive(Clone, Debug)]
-pub struct PythonClient {
+pub(crate) struct PythonClient {
     exchange: String,
     topic: String,
 }
 
 impl PythonClient {
     /// A client of `topic` on `exchange`, namespace `engine`, version 1.0.
-    pub fn new(exchange: &str, topic: &str) -> PythonClient {
+    pub(crate) fn new(exchange: &str, topic: &str) -> PythonClient {
         PythonClient {
             exchange: exchange.to_owned(),
             topic: topic.to_owned(),
@@ -53,13 +53,13 @@ impl PythonClient {
 
     /// `client.call(ctxt, method, **kwargs)`: the peer's JSON outcome,
     /// `{"ok": true, "result": ...}` or `{"ok": false, "class": ..., "exc_type": ...}`.
-    pub fn call(&self, method: &str, kwargs: &Value) -> Value {
+    pub(crate) fn call(&self, method: &str, kwargs: &Value) -> Value {
         self.send("call", method, kwargs)
     }
 
     /// `client.cast(ctxt, method, **kwargs)`: `{"ok": true, "result": null}`
     /// once the broker confirmed the publish.
-    pub fn cast(&self, method: &str, kwargs: &Value) -> Value {
+    pub(crate) fn cast(&self, method: &str, kwargs: &Value) -> Value {
         self.send("cast", method, kwargs)
     }
 
@@ -67,7 +67,7 @@ impl PythonClient {
     ///
     /// # Panics
     /// When the peer reports an exception.
-    pub fn call_ok(&self, method: &str, kwargs: &Value) -> Value {
+    pub(crate) fn call_ok(&self, method: &str, kwargs: &Value) -> Value {
         let outcome = self.call(method, kwargs);
         assert_eq!(
             outcome["ok"], true,

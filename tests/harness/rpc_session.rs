@@ -12,7 +12,7 @@ use super::eventually::patience;
 use super::python::BROKER;
 
 /// A runtime and a transport connected to the cluster's exchange.
-pub struct RpcSession {
+pub(crate) struct RpcSession {
     runtime: tokio::runtime::Runtime,
     transport: Transport,
 }
@@ -22,7 +22,7 @@ impl RpcSession {
     ///
     /// # Panics
     /// When the broker cannot be reached within the tests' patience.
-    pub fn connect(cluster: &Cluster) -> RpcSession {
+    pub(crate) fn connect(cluster: &Cluster) -> RpcSession {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -42,12 +42,12 @@ impl RpcSession {
     }
 
     /// The connected transport, to make clients on.
-    pub fn transport(&self) -> &Transport {
+    pub(crate) fn transport(&self) -> &Transport {
         &self.transport
     }
 
     /// Runs `future` to its end on the session's runtime.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 }

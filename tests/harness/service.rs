@@ -22,7 +22,7 @@ use super::{bin, trace};
 
 /// Which service binary to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Program {
+pub(crate) enum Program {
     /// `pymsboot-api`: listens on a port.
     Api,
     /// `pymsboot-engine`: consumes the engine topic; no port.
@@ -31,7 +31,7 @@ pub enum Program {
 
 impl Program {
     /// The binary's name.
-    pub fn binary(self) -> &'static str {
+    pub(crate) fn binary(self) -> &'static str {
         match self {
             Program::Api => "pymsboot-api",
             Program::Engine => "pymsboot-engine",
@@ -49,7 +49,7 @@ impl Program {
 
 /// What to put in the generated configuration file and environment.
 #[derive(Clone, Debug)]
-pub struct ServiceConfig {
+pub(crate) struct ServiceConfig {
     /// The binary to run with it.
     pub program: Program,
     /// `[api] api_workers` and `[engine] engine_workers`.
@@ -92,73 +92,73 @@ impl Default for ServiceConfig {
 
 impl ServiceConfig {
     /// The same configuration, for `program`.
-    pub fn program(mut self, program: Program) -> ServiceConfig {
+    pub(crate) fn program(mut self, program: Program) -> ServiceConfig {
         self.program = program;
         self
     }
 
     /// The control exchange this configuration isolates its RPC on.
-    pub fn exchange(&self) -> String {
+    pub(crate) fn exchange(&self) -> String {
         format!("{}_exchange", self.isolation)
     }
 
     /// The engine topic this configuration isolates its RPC on.
-    pub fn topic(&self) -> &str {
+    pub(crate) fn topic(&self) -> &str {
         &self.isolation
     }
 
     /// Sets the worker count of the program (`[api] api_workers` or
     /// `[engine] engine_workers`).
-    pub fn workers(mut self, n: u32) -> ServiceConfig {
+    pub(crate) fn workers(mut self, n: u32) -> ServiceConfig {
         self.workers = n;
         self
     }
 
     /// Sets `[DEFAULT] graceful_shutdown_timeout`.
-    pub fn graceful_shutdown_timeout(mut self, seconds: u64) -> ServiceConfig {
+    pub(crate) fn graceful_shutdown_timeout(mut self, seconds: u64) -> ServiceConfig {
         self.graceful_shutdown_timeout = seconds;
         self
     }
 
     /// Sets `[DEFAULT] debug`.
-    pub fn debug(mut self, on: bool) -> ServiceConfig {
+    pub(crate) fn debug(mut self, on: bool) -> ServiceConfig {
         self.debug = on;
         self
     }
 
     /// Sets any option, raw.
-    pub fn set(mut self, section: &str, option: &str, value: &str) -> ServiceConfig {
+    pub(crate) fn set(mut self, section: &str, option: &str, value: &str) -> ServiceConfig {
         self.extra
             .push((section.into(), option.into(), value.into()));
         self
     }
 
     /// Adds an environment variable.
-    pub fn env(mut self, name: &str, value: &str) -> ServiceConfig {
+    pub(crate) fn env(mut self, name: &str, value: &str) -> ServiceConfig {
         self.env.push((name.into(), value.into()));
         self
     }
 
     /// Uses `path` as `--pid-file`.
-    pub fn pid_file(mut self, path: &Path) -> ServiceConfig {
+    pub(crate) fn pid_file(mut self, path: &Path) -> ServiceConfig {
         self.pid_file = Some(path.into());
         self
     }
 
     /// Logs to `path` instead of the test's directory.
-    pub fn log_file(mut self, path: &Path) -> ServiceConfig {
+    pub(crate) fn log_file(mut self, path: &Path) -> ServiceConfig {
         self.log_file = Some(path.into());
         self
     }
 
     /// Adds a command-line argument.
-    pub fn arg(mut self, arg: &str) -> ServiceConfig {
+    pub(crate) fn arg(mut self, arg: &str) -> ServiceConfig {
         self.args.push(arg.into());
         self
     }
 
     /// The INI text, logging to `log_file`.
-    pub fn render(&self, log_file: &Path) -> String {
+    pub(crate) fn render(&self, log_file: &Path) -> String {
         let mut sections: Vec<(String, Vec<(String, String)>)> = vec![
             (
                 "DEFAULT".into(),
@@ -213,7 +213,7 @@ impl ServiceConfig {
 }
 
 /// A running service master and its workers.
-pub struct Service {
+pub(crate) struct Service {
     program: Program,
     config: ServiceConfig,
     child: Child,
@@ -233,7 +233,7 @@ pub struct Service {
 
 impl Service {
     /// Starts the service and waits for `READY=1`.
-    pub fn start(config: ServiceConfig) -> Service {
+    pub(crate) fn start(config: ServiceConfig) -> Service {
         let mut service = Service::spawn(config);
         service.wait_ready();
         service
@@ -241,7 +241,7 @@ impl Service {
 
     /// Starts the service and waits only until the API logs its listening
     /// port (the engine has none: it returns at once).
-    pub fn spawn(config: ServiceConfig) -> Service {
+    pub(crate) fn spawn(config: ServiceConfig) -> Service {
         let dir = TempDir::new();
         let notify = Notify::bind(dir.path());
         let program = config.program;
@@ -290,7 +290,7 @@ impl Service {
     ///
     /// # Panics
     /// When the previous master still runs.
-    pub fn respawn(&mut self) {
+    pub(crate) fn respawn(&mut self) {
         assert!(
             self.try_exit().is_some(),
             "{} master {} still runs",
@@ -316,7 +316,7 @@ impl Service {
 
     /// SIGKILLs the master and every worker at once (the whole process
     /// group), then waits until none of them is left.
-    pub fn kill_hard(&mut self) {
+    pub(crate) fn kill_hard(&mut self) {
         trace!("SIGKILL -> process group {}", self.master);
         let _ = killpg(Pid::from_raw(self.master), Signal::SIGKILL);
         self.wait_exit();
@@ -328,12 +328,12 @@ impl Service {
     }
 
     /// Which binary this is.
-    pub fn program(&self) -> Program {
+    pub(crate) fn program(&self) -> Program {
         self.program
     }
 
     /// The configuration it was started with.
-    pub fn config(&self) -> &ServiceConfig {
+    pub(crate) fn config(&self) -> &ServiceConfig {
         &self.config
     }
 
@@ -359,7 +359,7 @@ impl Service {
     }
 
     /// Panics with the master's stderr and log tail if it has exited.
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Some(status) = self.try_exit() {
             panic!(
                 "{} exited unexpectedly with {status}\nstderr:\n{}\nlog tail:\n{}",
@@ -371,13 +371,13 @@ impl Service {
     }
 
     /// Waits for the first `READY=1` of the current master.
-    pub fn wait_ready(&mut self) {
+    pub(crate) fn wait_ready(&mut self) {
         let mark = self.ready_mark;
         self.wait_notify(mark, "READY=1", |d| d.has("READY=1"));
     }
 
     /// Waits, while the master runs, for a datagram after `mark` matching `pred`.
-    pub fn wait_notify(
+    pub(crate) fn wait_notify(
         &mut self,
         mark: usize,
         what: &str,
@@ -396,7 +396,7 @@ impl Service {
     }
 
     /// The notify listener.
-    pub fn notify(&self) -> &Notify {
+    pub(crate) fn notify(&self) -> &Notify {
         &self.notify
     }
 
@@ -404,85 +404,85 @@ impl Service {
     ///
     /// # Panics
     /// For the engine, which listens on no port.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         assert_eq!(self.program, Program::Api, "only the API listens on a port");
         self.port
     }
 
     /// The master's pid.
-    pub fn master_pid(&self) -> i32 {
+    pub(crate) fn master_pid(&self) -> i32 {
         self.master
     }
 
     /// The test's directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// The configuration file.
-    pub fn config_path(&self) -> &Path {
+    pub(crate) fn config_path(&self) -> &Path {
         &self.config_path
     }
 
     /// The log file.
-    pub fn log_path(&self) -> &Path {
+    pub(crate) fn log_path(&self) -> &Path {
         &self.log_path
     }
 
     /// The pid file.
-    pub fn pid_path(&self) -> &Path {
+    pub(crate) fn pid_path(&self) -> &Path {
         &self.pid_path
     }
 
     /// The master's live children, from `/proc/<pid>/task/<pid>/children`.
-    pub fn worker_pids(&self) -> BTreeSet<i32> {
+    pub(crate) fn worker_pids(&self) -> BTreeSet<i32> {
         children(self.master)
     }
 
     /// Sends `signal` to the master.
-    pub fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         trace!("{signal} -> master {}", self.master);
         kill(Pid::from_raw(self.master), signal).expect("signal the master");
     }
 
     /// SIGHUP: reload.
-    pub fn hup(&self) {
+    pub(crate) fn hup(&self) {
         self.signal(Signal::SIGHUP);
     }
 
     /// SIGUSR1: reopen log files.
-    pub fn usr1(&self) {
+    pub(crate) fn usr1(&self) {
         self.signal(Signal::SIGUSR1);
     }
 
     /// SIGUSR2: state report.
-    pub fn usr2(&self) {
+    pub(crate) fn usr2(&self) {
         self.signal(Signal::SIGUSR2);
     }
 
     /// SIGTTIN: one worker more.
-    pub fn ttin(&self) {
+    pub(crate) fn ttin(&self) {
         self.signal(Signal::SIGTTIN);
     }
 
     /// SIGTTOU: one worker fewer.
-    pub fn ttou(&self) {
+    pub(crate) fn ttou(&self) {
         self.signal(Signal::SIGTTOU);
     }
 
     /// SIGTERM: graceful stop.
-    pub fn term(&self) {
+    pub(crate) fn term(&self) {
         self.signal(Signal::SIGTERM);
     }
 
     /// Sends `signal` to worker `pid`.
-    pub fn signal_worker(&self, pid: i32, signal: Signal) {
+    pub(crate) fn signal_worker(&self, pid: i32, signal: Signal) {
         trace!("{signal} -> worker {pid}");
         kill(Pid::from_raw(pid), signal).expect("signal a worker");
     }
 
     /// SIGKILLs one worker and returns its pid.
-    pub fn kill_worker(&self) -> i32 {
+    pub(crate) fn kill_worker(&self) -> i32 {
         let pid = *self
             .worker_pids()
             .iter()
@@ -494,7 +494,7 @@ impl Service {
 
     /// SIGHUP, then waits for `RELOADING=1` and the `READY=1` after it.
     /// Returns the notify mark taken before the signal.
-    pub fn reload(&mut self) -> usize {
+    pub(crate) fn reload(&mut self) -> usize {
         let mark = self.notify.mark();
         self.hup();
         let reloading = self.wait_notify(mark, "RELOADING=1", |d| d.has("RELOADING=1"));
@@ -506,7 +506,12 @@ impl Service {
 
     /// Waits until exactly `n` workers run, none of them in `old`, and a
     /// `STATUS` after `mark` said `n/n workers ready`; returns their pids.
-    pub fn wait_workers(&mut self, mark: usize, n: usize, old: &BTreeSet<i32>) -> BTreeSet<i32> {
+    pub(crate) fn wait_workers(
+        &mut self,
+        mark: usize,
+        n: usize,
+        old: &BTreeSet<i32>,
+    ) -> BTreeSet<i32> {
         eventually(
             &format!("{n} ready workers none of which is in {old:?}"),
             || {
@@ -529,37 +534,37 @@ impl Service {
     }
 
     /// The current log file's text.
-    pub fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         logs::read_text(&self.log_path)
     }
 
     /// The current log file's records.
-    pub fn log_lines(&self) -> Vec<LogLine> {
+    pub(crate) fn log_lines(&self) -> Vec<LogLine> {
         logs::parse_all(&self.log_text())
     }
 
     /// The master's stderr so far.
-    pub fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         logs::read_text(&self.stderr_path)
     }
 
     /// Replaces the configuration file (atomically, so a reload never reads half of it).
-    pub fn rewrite_config(&self, config: &ServiceConfig) {
+    pub(crate) fn rewrite_config(&self, config: &ServiceConfig) {
         write_atomically(&self.config_path, &config.render(&self.log_path));
     }
 
     /// Sends `request` on a new connection.
-    pub fn request(&self, request: Request) -> io::Result<Response> {
+    pub(crate) fn request(&self, request: Request) -> io::Result<Response> {
         http::send(self.port, request)
     }
 
     /// `GET path` on a new connection.
-    pub fn get(&self, path: &str) -> io::Result<Response> {
+    pub(crate) fn get(&self, path: &str) -> io::Result<Response> {
         http::get(self.port, path)
     }
 
     /// The master's exit status, if it has exited (reaps it).
-    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn try_exit(&mut self) -> Option<ExitStatus> {
         if self.exit.is_none() {
             self.exit = self.child.try_wait().expect("poll the master");
         }
@@ -567,20 +572,20 @@ impl Service {
     }
 
     /// Waits for the master to exit.
-    pub fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         eventually("the master to exit", || {
             self.try_exit().ok_or("still running")
         })
     }
 
     /// SIGTERM and wait for the exit.
-    pub fn stop(&mut self) -> ExitStatus {
+    pub(crate) fn stop(&mut self) -> ExitStatus {
         self.term();
         self.wait_exit()
     }
 
     /// Every live process in the master's process group (master and workers).
-    pub fn process_group(&self) -> Vec<i32> {
+    pub(crate) fn process_group(&self) -> Vec<i32> {
         process_group_members(self.master)
     }
 }
@@ -641,7 +646,7 @@ fn spawn_master(
 }
 
 /// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
+pub(crate) fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -653,7 +658,7 @@ fn write_atomically(path: &Path, text: &str) {
 }
 
 /// Live children of `pid`.
-pub fn children(pid: i32) -> BTreeSet<i32> {
+pub(crate) fn children(pid: i32) -> BTreeSet<i32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
         .split_whitespace()
@@ -674,12 +679,12 @@ fn stat(pid: i32) -> Option<(char, i32, i32)> {
 }
 
 /// Whether `pid` exists and is neither a zombie nor dead.
-pub fn is_alive(pid: i32) -> bool {
+pub(crate) fn is_alive(pid: i32) -> bool {
     stat(pid).is_some_and(|(state, _, _)| !matches!(state, 'Z' | 'X' | 'x'))
 }
 
 /// The `Threads:` count of `pid`.
-pub fn threads(pid: i32) -> Option<u32> {
+pub(crate) fn threads(pid: i32) -> Option<u32> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
@@ -688,7 +693,7 @@ pub fn threads(pid: i32) -> Option<u32> {
 }
 
 /// Live processes whose process group is `pgrp`.
-pub fn process_group_members(pgrp: i32) -> Vec<i32> {
+pub(crate) fn process_group_members(pgrp: i32) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .expect("list /proc")
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())

@@ -38,13 +38,13 @@ use crate::request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 const LINGER: Duration = Duration::from_secs(2);
 
 /// A socket a connection can run on.
-pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(super) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for T {}
 
 /// A connection's socket, with hyper's own error answers given a body.
 #[derive(Debug)]
-pub struct ErrorBodies<T: Socket> {
+pub(super) struct ErrorBodies<T: Socket> {
     /// `None` only once dropped.
     inner: Option<T>,
     peer: SocketAddr,
@@ -56,7 +56,7 @@ pub struct ErrorBodies<T: Socket> {
 
 impl<T: Socket> ErrorBodies<T> {
     /// Wraps the socket of a connection from `peer`.
-    pub fn new(inner: T, peer: SocketAddr) -> ErrorBodies<T> {
+    pub(super) fn new(inner: T, peer: SocketAddr) -> ErrorBodies<T> {
         ErrorBodies {
             inner: Some(inner),
             peer,

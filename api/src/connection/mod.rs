@@ -52,7 +52,7 @@ impl Activity {
 
 /// Serves `stream`, from `peer`, until the client closes it, it stays idle
 /// too long, or a drain finds it idle.
-pub async fn serve(
+pub(crate) async fn serve(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     state: Arc<AppState>,

@@ -11,7 +11,7 @@ use crate::probe::Health;
 use crate::state::AppState;
 
 /// 200 `OK`, or 503 saying why.
-pub async fn check(state: &AppState) -> Response<Full<Bytes>> {
+pub(crate) async fn check(state: &AppState) -> Response<Full<Bytes>> {
     let health = state.probe.engine_health(&state.engine).await;
     let (status, body) = match health {
         Health::Healthy => (StatusCode::OK, "OK".to_owned()),

@@ -1,9 +1,9 @@
 //! One module per resource.
 
-pub mod health;
-pub mod movies;
-pub mod openapi;
-pub mod versions;
+pub(crate) mod health;
+pub(crate) mod movies;
+pub(crate) mod openapi;
+pub(crate) mod versions;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -15,7 +15,7 @@ use crate::links::{self, LinkBase};
 use crate::state::AppState;
 
 /// One request, its body read, on its way to a controller.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     /// Method, URI, headers.
     pub parts: &'a Parts,
     /// The whole body (already bounded by `max_request_body_size`).
@@ -25,12 +25,15 @@ pub struct Call<'a> {
 }
 
 /// A 200 with a JSON body.
-pub fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
+pub(crate) fn json(value: &serde_json::Value) -> Response<Full<Bytes>> {
     json_with_status(value, StatusCode::OK)
 }
 
 /// A JSON body with `status`.
-pub fn json_with_status(value: &serde_json::Value, status: StatusCode) -> Response<Full<Bytes>> {
+pub(crate) fn json_with_status(
+    value: &serde_json::Value,
+    status: StatusCode,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     response
         .headers_mut()
@@ -43,7 +46,7 @@ pub fn json_with_status(value: &serde_json::Value, status: StatusCode) -> Respon
 /// `[api] public_endpoint`, else the authority the client addressed when it
 /// is a plain `host[:port]`, else the address the request arrived at (see
 /// `links`).
-pub fn base_url(parts: &Parts) -> String {
+pub(crate) fn base_url(parts: &Parts) -> String {
     match parts.extensions.get::<LinkBase>() {
         Some(LinkBase(base)) => base.clone(),
         // Only a request that bypassed the middleware has none.

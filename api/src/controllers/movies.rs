@@ -20,7 +20,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
 }
 
 /// `GET /v1/movies`.
-pub async fn list(call: Call<'_>, context: &Context) -> Result<Response<Full<Bytes>>, ApiError> {
+pub(crate) async fn list(
+    call: Call<'_>,
+    context: &Context,
+) -> Result<Response<Full<Bytes>>, ApiError> {
     let query = schemas::list_query(call.parts.uri.query())?;
     // One more than asked: whether it comes back says if a next page exists.
     let probe = ListQuery {
@@ -38,7 +41,10 @@ pub async fn list(call: Call<'_>, context: &Context) -> Result<Response<Full<Byt
 
 /// `POST /v1/movies`: 202 once the engine has committed the movie. With an
 /// `Idempotency-Key`, a retry gets the movie the first attempt made.
-pub async fn create(call: Call<'_>, context: &Context) -> Result<Response<Full<Bytes>>, ApiError> {
+pub(crate) async fn create(
+    call: Call<'_>,
+    context: &Context,
+) -> Result<Response<Full<Bytes>>, ApiError> {
     let mut new = schemas::create_body(&call.body)?;
     let keyed = idempotency::movie_id(&call.parts.headers)?;
     let id = keyed.or(new.uuid).unwrap_or_else(Uuid::new_v4);
@@ -72,7 +78,7 @@ async fn key_taken(engine: &EngineClient, context: &Context, id: Uuid) -> Result
 }
 
 /// `GET /v1/movies/<id>`.
-pub async fn show(
+pub(crate) async fn show(
     call: Call<'_>,
     context: &Context,
     id: &str,
@@ -83,7 +89,7 @@ pub async fn show(
 }
 
 /// `PUT /v1/movies/<id>`.
-pub async fn update(
+pub(crate) async fn update(
     call: Call<'_>,
     context: &Context,
     id: &str,
@@ -100,7 +106,7 @@ pub async fn update(
 }
 
 /// `DELETE /v1/movies/<id>`: 204.
-pub async fn delete(
+pub(crate) async fn delete(
     call: Call<'_>,
     context: &Context,
     id: &str,

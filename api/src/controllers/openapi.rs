@@ -10,7 +10,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 const DOCUMENT: &str = include_str!("openapi.json");
 
 /// The OpenAPI document.
-pub fn document() -> Response<Full<Bytes>> {
+pub(crate) fn document() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(DOCUMENT.as_bytes())));
     response
         .headers_mut()

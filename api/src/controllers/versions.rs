@@ -12,7 +12,7 @@ use super::{base_url, json};
 const V1: &str = "v1.0";
 
 /// `GET /`.
-pub fn index(parts: &Parts) -> Response<Full<Bytes>> {
+pub(crate) fn index(parts: &Parts) -> Response<Full<Bytes>> {
     let base = base_url(parts);
     json(&json!({
         "versions": [{
@@ -24,7 +24,7 @@ pub fn index(parts: &Parts) -> Response<Full<Bytes>> {
 }
 
 /// `GET /v1`.
-pub fn v1(parts: &Parts) -> Response<Full<Bytes>> {
+pub(crate) fn v1(parts: &Parts) -> Response<Full<Bytes>> {
     let base = base_url(parts);
     json(&json!({
         "id": V1,

@@ -12,16 +12,16 @@ use hyper::{Request, Response, StatusCode};
 use crate::error::Cause;
 
 /// `GET /v1?x=y HTTP/1.1`, captured before the request is consumed.
-pub struct RequestLine(String);
+pub(crate) struct RequestLine(String);
 
 impl RequestLine {
     /// The stand-in for a request hyper could not parse.
-    pub fn unparsed() -> RequestLine {
+    pub(crate) fn unparsed() -> RequestLine {
         RequestLine("-".to_owned())
     }
 
     /// The request line of `request`.
-    pub fn of(request: &Request<Incoming>) -> RequestLine {
+    pub(crate) fn of(request: &Request<Incoming>) -> RequestLine {
         let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
         RequestLine(format!(
             "{} {} {:?}",
@@ -34,7 +34,7 @@ impl RequestLine {
 
 /// Logs `<client> "<request line>" status: <code>  len: <bytes> time: <seconds>`,
 /// then ` cause: <cause>` when the response carries one.
-pub fn record(
+pub(crate) fn record(
     peer: SocketAddr,
     line: &RequestLine,
     response: &Response<Full<Bytes>>,

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 /// Reads the whole body, failing with 413 as soon as it passes `limit` bytes
 /// (at once when `Content-Length` already says so), and with 408 when the
 /// client sends nothing for `stall` (`None`: waits forever).
-pub async fn read(
+pub(super) async fn read(
     headers: &HeaderMap,
     body: Incoming,
     limit: usize,

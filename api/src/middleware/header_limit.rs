@@ -8,20 +8,20 @@ use hyper::http::request::Parts;
 use crate::error::ApiError;
 
 /// The most header fields a request may carry (hyper's own default).
-pub const MAX_HEADERS: usize = 100;
+pub(super) const MAX_HEADERS: usize = 100;
 /// The most bytes the request line and header fields may take together.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub(super) const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// What hyper is told to parse; past this it answers by itself.
-pub const HYPER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
+pub(crate) const HYPER_MAX_HEADERS: usize = 4 * MAX_HEADERS;
 /// What hyper is told to read of a request head; past this it answers by itself.
-pub const HYPER_MAX_HEADER_BYTES: usize = 4 * MAX_HEADER_BYTES;
+pub(crate) const HYPER_MAX_HEADER_BYTES: usize = 4 * MAX_HEADER_BYTES;
 
 /// Refuses a request whose header fields are too many or too large.
 ///
 /// # Errors
 /// [`ApiError::HeadersTooLarge`] saying which limit was passed.
-pub fn check(parts: &Parts) -> Result<(), ApiError> {
+pub(super) fn check(parts: &Parts) -> Result<(), ApiError> {
     let count = parts.headers.len();
     if count > MAX_HEADERS {
         return Err(ApiError::HeadersTooLarge(format!(

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 ///
 /// # Errors
 /// [`ApiError::BadRequest`] naming the rule broken.
-pub fn check(parts: &Parts) -> Result<(), ApiError> {
+pub(super) fn check(parts: &Parts) -> Result<(), ApiError> {
     match parts.headers.get_all(HOST).iter().count() {
         0 if parts.version >= Version::HTTP_11 => {
             Err(ApiError::BadRequest("The Host header is required.".into()))

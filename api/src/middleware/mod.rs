@@ -1,7 +1,7 @@
 //! What wraps every request: its id, the header limits, `Host` and the
 //! links' base, the body limit, the access log line.
 
-pub mod access_log;
+pub(crate) mod access_log;
 mod body_limit;
 mod header_limit;
 mod host;
@@ -16,7 +16,7 @@ use hyper::{Request, Response, StatusCode};
 use launcher::Shutdown;
 use tracing::Instrument;
 
-pub use header_limit::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
+pub(crate) use header_limit::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
 
 use crate::links;
 use crate::request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
@@ -25,7 +25,7 @@ use crate::state::AppState;
 
 /// Runs one request, which arrived from `peer` on the local address `local`,
 /// through the middleware and the router; never fails.
-pub async fn handle(
+pub(crate) async fn handle(
     request: Request<Incoming>,
     peer: SocketAddr,
     local: SocketAddr,

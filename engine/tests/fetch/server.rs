@@ -23,12 +23,12 @@ use std::time::Duration;
 
 /// The bytes of the test files: a xorshift stream, so any size can be
 /// served and checked without storing it.
-pub struct Pattern {
+pub(crate) struct Pattern {
     state: u64,
 }
 
 impl Pattern {
-    pub fn new() -> Pattern {
+    pub(crate) fn new() -> Pattern {
         Pattern {
             state: 0x9e37_79b9_7f4a_7c15,
         }
@@ -36,7 +36,7 @@ impl Pattern {
 
     /// Fills `buffer` with the next bytes (whole 8-byte words: callers use
     /// buffer lengths that are multiples of 8, or only one call).
-    pub fn fill(&mut self, buffer: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buffer: &mut [u8]) {
         for word in buffer.chunks_mut(8) {
             self.state ^= self.state << 13;
             self.state ^= self.state >> 7;
@@ -46,7 +46,7 @@ impl Pattern {
     }
 
     /// Bytes `[start, start + length)` of the stream.
-    pub fn range(start: u64, length: u64) -> Vec<u8> {
+    pub(crate) fn range(start: u64, length: u64) -> Vec<u8> {
         let mut all = vec![0; usize::try_from(start + length).expect("small test files")];
         Pattern::new().fill(&mut all);
         all.split_off(usize::try_from(start).expect("small"))
@@ -54,13 +54,13 @@ impl Pattern {
 }
 
 /// The running server.
-pub struct Server {
+pub(crate) struct Server {
     pub addr: SocketAddr,
     hits: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Server {
-    pub fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let hits = Arc::new(Mutex::new(HashMap::new()));
@@ -74,16 +74,16 @@ impl Server {
         Server { addr, hits }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// How many requests `path` received.
-    pub fn hits(&self, path: &str) -> usize {
+    pub(crate) fn hits(&self, path: &str) -> usize {
         self.hits
             .lock()
             .expect("not poisoned")
@@ -93,7 +93,7 @@ impl Server {
     }
 
     /// Requests received for any path.
-    pub fn total_hits(&self) -> usize {
+    pub(crate) fn total_hits(&self) -> usize {
         self.hits.lock().expect("not poisoned").values().sum()
     }
 }

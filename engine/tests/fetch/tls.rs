@@ -10,13 +10,13 @@ use std::thread;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-pub struct SelfSignedServer {
+pub(crate) struct SelfSignedServer {
     addr: SocketAddr,
     handshakes: Arc<AtomicUsize>,
 }
 
 impl SelfSignedServer {
-    pub fn start() -> SelfSignedServer {
+    pub(crate) fn start() -> SelfSignedServer {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let certified = rcgen::generate_simple_self_signed(names).expect("certificate");
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
@@ -45,12 +45,12 @@ impl SelfSignedServer {
         SelfSignedServer { addr, handshakes }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("https://{}{path}", self.addr)
     }
 
     /// Connections that reached the TLS handshake.
-    pub fn handshakes_started(&self) -> usize {
+    pub(crate) fn handshakes_started(&self) -> usize {
         self.handshakes.load(Ordering::SeqCst)
     }
 }

@@ -4,24 +4,24 @@
 use std::time::Duration;
 
 /// A worker up for less than this when it died counts as a crash at boot.
-pub const MIN_UPTIME: Duration = Duration::from_secs(1);
+pub(super) const MIN_UPTIME: Duration = Duration::from_secs(1);
 /// The first delay after a crash at boot.
-pub const FIRST_DELAY: Duration = Duration::from_millis(100);
+pub(super) const FIRST_DELAY: Duration = Duration::from_millis(100);
 /// The longest delay between two respawns of one slot.
-pub const MAX_DELAY: Duration = Duration::from_secs(30);
+pub(super) const MAX_DELAY: Duration = Duration::from_secs(30);
 /// A worker that served this long resets its slot's backoff.
-pub const STABLE_UPTIME: Duration = Duration::from_secs(60);
+pub(super) const STABLE_UPTIME: Duration = Duration::from_secs(60);
 
 /// The backoff state of one worker slot.
 #[derive(Debug, Default, Clone)]
-pub struct Backoff {
+pub(super) struct Backoff {
     failures: u32,
 }
 
 impl Backoff {
     /// How long to wait before replacing a worker that ran for `uptime` and
     /// reported ready (or not). Zero means at once.
-    pub fn on_exit(&mut self, was_ready: bool, uptime: Duration) -> Duration {
+    pub(super) fn on_exit(&mut self, was_ready: bool, uptime: Duration) -> Duration {
         if uptime >= STABLE_UPTIME {
             self.failures = 0;
         }

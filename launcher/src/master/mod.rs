@@ -287,7 +287,7 @@ impl<S: Service> Master<S> {
             Err(nix::errno::Errno::EINTR) => return Ok((false, Vec::new())),
             Err(error) => return Err(RunError::Poll(error)),
         }
-        let readable = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        let readable = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
         let workers = watched
             .iter()
             .zip(&fds[1..])

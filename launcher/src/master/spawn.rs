@@ -14,7 +14,7 @@ use crate::service::Service;
 use crate::worker::{self, ChildSetup};
 
 /// What a new worker gets.
-pub struct Plan<'a> {
+pub(super) struct Plan<'a> {
     /// The slot in its generation.
     pub slot: usize,
     /// Its generation.
@@ -29,7 +29,7 @@ pub struct Plan<'a> {
 
 /// Why a worker could not be forked.
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(super) enum SpawnError {
     /// The master has more than one thread: forking would copy locks held by
     /// threads that do not exist in the child.
     #[error("refusing to fork: the master has {0} threads, not 1")]
@@ -44,7 +44,10 @@ pub enum SpawnError {
 ///
 /// # Errors
 /// See [`SpawnError`].
-pub fn spawn<S: Service>(service: &S, plan: Plan<'_>) -> Result<(Pid, MasterEnd), SpawnError> {
+pub(super) fn spawn<S: Service>(
+    service: &S,
+    plan: Plan<'_>,
+) -> Result<(Pid, MasterEnd), SpawnError> {
     let threads = thread_count()?;
     if threads != 1 {
         return Err(SpawnError::NotSingleThreaded(threads));
@@ -78,6 +81,6 @@ pub fn spawn<S: Service>(service: &S, plan: Plan<'_>) -> Result<(Pid, MasterEnd)
 }
 
 /// The number of threads of this process, from `/proc/self/task`.
-pub fn thread_count() -> io::Result<usize> {
+pub(super) fn thread_count() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/task")?.count())
 }

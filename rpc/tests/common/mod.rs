@@ -13,13 +13,13 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 /// The shared broker every test uses, each with its own exchange and topic.
-pub const BROKER: &str = "rabbit://guest:guest@127.0.0.1:5672//";
+pub(crate) const BROKER: &str = "rabbit://guest:guest@127.0.0.1:5672//";
 
 /// How long a test waits for something that should take moments.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// An exchange and a topic no other test uses.
-pub fn unique(prefix: &str) -> (String, String) {
+pub(crate) fn unique(prefix: &str) -> (String, String) {
     let id = rpc::new_id();
     (
         format!("test_{prefix}_{}_x", &id[..12]),
@@ -28,7 +28,7 @@ pub fn unique(prefix: &str) -> (String, String) {
 }
 
 /// Settings against `url`, with `exchange` as the control exchange.
-pub fn settings(url: &str, exchange: &str) -> Settings {
+pub(crate) fn settings(url: &str, exchange: &str) -> Settings {
     let mut settings = Settings::for_url(url).expect("test URL parses");
     settings.control_exchange = exchange.to_string();
     settings.response_timeout = Duration::from_secs(10);
@@ -36,7 +36,7 @@ pub fn settings(url: &str, exchange: &str) -> Settings {
 }
 
 /// A transport that is connected.
-pub async fn connected(url: &str, exchange: &str) -> Transport {
+pub(crate) async fn connected(url: &str, exchange: &str) -> Transport {
     let transport = Transport::start(settings(url, exchange));
     assert!(
         transport.wait_connected(PATIENCE).await,
@@ -46,7 +46,7 @@ pub async fn connected(url: &str, exchange: &str) -> Transport {
 }
 
 /// The methods tests call: ping, echo, fail, slow, record, recorded, whoami.
-pub struct TestEndpoint {
+pub(crate) struct TestEndpoint {
     pub name: String,
     pub recorded: Arc<Mutex<Vec<Value>>>,
 }
@@ -110,7 +110,7 @@ impl Endpoint for TestEndpoint {
 }
 
 /// A server running in the background until dropped.
-pub struct RunningServer {
+pub(crate) struct RunningServer {
     pub recorded: Arc<Mutex<Vec<Value>>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -118,7 +118,7 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Starts a server for `target` named `name`, and waits until it consumes.
-    pub async fn start(transport: &Transport, target: Target, name: &str) -> RunningServer {
+    pub(crate) async fn start(transport: &Transport, target: Target, name: &str) -> RunningServer {
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let endpoint = TestEndpoint {
             name: name.to_string(),
@@ -151,7 +151,7 @@ impl RunningServer {
     }
 
     /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -162,7 +162,7 @@ impl RunningServer {
 }
 
 /// A client of the test endpoint on `topic`.
-pub fn client(transport: &Transport, topic: &str) -> RpcClient {
+pub(crate) fn client(transport: &Transport, topic: &str) -> RpcClient {
     RpcClient::new(
         transport,
         Target::new(topic).namespace("engine").version("1.0"),
@@ -170,7 +170,7 @@ pub fn client(transport: &Transport, topic: &str) -> RpcClient {
 }
 
 /// Keyword arguments from a JSON object literal.
-pub fn args(value: Value) -> Map<String, Value> {
+pub(crate) fn args(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => panic!("arguments must be an object"),

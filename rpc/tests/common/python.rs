@@ -39,11 +39,11 @@ fn peer(args: &[&str]) -> Command {
 }
 
 /// A Python RPC server, stopped (SIGTERM) on drop.
-pub struct PythonServer(Child);
+pub(crate) struct PythonServer(Child);
 
 impl PythonServer {
     /// Starts a server on `topic` in `exchange` and waits for its `READY`.
-    pub fn start(url: &str, exchange: &str, topic: &str) -> PythonServer {
+    pub(crate) fn start(url: &str, exchange: &str, topic: &str) -> PythonServer {
         let mut child = peer(&[
             "serve",
             "--url",
@@ -78,7 +78,7 @@ impl Drop for PythonServer {
 
 /// Runs a stock `RPCClient` call (or cast) and returns its JSON line:
 /// `{"ok": true, "result": …}` or `{"ok": false, "class": …, "exc_type": …, …}`.
-pub fn python_client(
+pub(crate) fn python_client(
     kind: &str,
     url: &str,
     exchange: &str,
