@@ -1,6 +1,7 @@
 //! `pymsboot-manage`: the operator's tool. `config generate` prints the sample
 //! configuration, `config check` validates the given files (exit 0 or 2),
-//! `config man` prints the option reference of `pymsboot.conf(5)`.
+//! `config man` prints the option reference of `pymsboot.conf(5)`, `policy
+//! generate` prints the default policy rules as a commented sample.
 
 // The services use all of `common`; this tool only the flag and config parts.
 #[allow(dead_code)]
@@ -17,7 +18,8 @@ commands:\n  \
 db sync             apply pending database migrations (idempotent); exit 0, 1 on failure\n  \
 config generate     print the sample configuration: every option, its type, default and help\n  \
 config check        load the configuration files, check storage_dir; every problem, exit 0 or 2\n  \
-config man          print the option reference of pymsboot.conf(5), in roff\n";
+config man          print the option reference of pymsboot.conf(5), in roff\n  \
+policy generate     print the default policy rules as a commented YAML sample\n";
 
 fn main() -> ExitCode {
     let args = match common::parse_args(PROGRAM, COMMANDS, true, false) {
@@ -33,6 +35,10 @@ fn main() -> ExitCode {
         }
         ["config", "man"] => {
             print!("{}", render_man_options(&tables));
+            ExitCode::SUCCESS
+        }
+        ["policy", "generate"] => {
+            print!("{}", api::policy::render_sample());
             ExitCode::SUCCESS
         }
         ["db", "sync"] => db_sync(&args, &tables),

@@ -1,6 +1,7 @@
 //! `pymsboot-manage config generate` and `config check`: the sample lists
 //! every option with its default, the committed sample matches it, and a check
-//! reports every problem without ever printing a password.
+//! reports every problem without ever printing a password. `policy generate`:
+//! the committed policy sample matches it, and uncommented it changes nothing.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -100,6 +101,75 @@ fn the_committed_sample_is_what_config_generate_prints() {
         committed == generate(),
         "conf/pymsboot.conf.sample drifted: regenerate it with `pymsboot-manage config generate`"
     );
+}
+
+fn policy_generate() -> String {
+    let output = manage(&["policy", "generate"]);
+    assert_eq!(output.status.code(), Some(0), "{}", all_output(&output));
+    String::from_utf8(output.stdout).expect("the policy sample is UTF-8")
+}
+
+#[test]
+fn the_committed_policy_sample_is_what_policy_generate_prints() {
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/policy.yaml.sample");
+    let committed = std::fs::read_to_string(&committed)
+        .unwrap_or_else(|e| panic!("read {}: {e}", committed.display()));
+    assert!(
+        committed == policy_generate(),
+        "conf/policy.yaml.sample drifted: regenerate it with `pymsboot-manage policy generate`"
+    );
+}
+
+#[test]
+fn the_policy_sample_uncommented_loads_and_decides_as_the_defaults() {
+    // Arrange: every rule of the sample uncommented, in a file.
+    let sample = policy_generate();
+    let uncommented: String = sample
+        .lines()
+        .map(|line| {
+            format!(
+                "{}\n",
+                line.strip_prefix("#\"")
+                    .map_or(line.to_string(), |rule| format!("\"{rule}"))
+            )
+        })
+        .collect();
+    assert!(uncommented.contains("\n\"movie:get\": "), "{uncommented}");
+    let dir = TempDir::new();
+    let path = dir.join("policy.yaml");
+    std::fs::write(&path, &uncommented).expect("write the policy file");
+
+    // Act
+    let loaded = api::policy::Enforcer::load(&path).expect("the uncommented sample loads");
+
+    // Assert: the same decision as the defaults for every rule, caller and target.
+    let defaults = api::policy::Enforcer::default();
+    for rule in api::policy::DEFAULTS {
+        for roles in [
+            &[][..],
+            &["reader"],
+            &["member"],
+            &["admin"],
+            &["Member", "reader"],
+        ] {
+            let creds = api::policy::Credentials {
+                user_id: Some("user".into()),
+                project_id: Some("project-a".into()),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                is_admin: false,
+            };
+            for project in ["project-a", "project-b"] {
+                let target: api::policy::Target =
+                    [("project_id".to_string(), project.to_string())].into();
+                assert_eq!(
+                    loaded.authorize(rule.name, &target, &creds),
+                    defaults.authorize(rule.name, &target, &creds),
+                    "{} for {roles:?} on {project}",
+                    rule.name
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! - `state`: [`AppState`], what the worker shares between requests.
 //! - `probe`: the healthcheck's cached probe of the engine, held by the state.
 //! - [`conf`]: the `[api]` options.
+//! - [`policy`]: oslo.policy's rules, their defaults and the policy file; not yet consulted by requests.
 //! - `links`: the base of response links, and the `host[:port]` rules `public_endpoint` shares.
 //! - `error`: [`ApiError`], the only place an error becomes an HTTP status.
 //! - `request_id`: `x-openstack-request-id`, read or made.
@@ -29,6 +30,7 @@ mod error;
 mod idempotency;
 mod links;
 mod middleware;
+pub mod policy;
 mod probe;
 mod request_id;
 mod router;
