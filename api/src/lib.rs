@@ -14,6 +14,7 @@
 //! - `state`: [`AppState`], what the worker shares between requests.
 //! - `probe`: the healthcheck's cached probe of the engine, held by the state.
 //! - [`conf`]: the `[api]` options.
+//! - [`auth`]: who the caller is (the `http_basic` user file); not yet consulted by requests.
 //! - [`policy`]: oslo.policy's rules, their defaults and the policy file; not yet consulted by requests.
 //! - `links`: the base of response links, and the `host[:port]` rules `public_endpoint` shares.
 //! - `error`: [`ApiError`], the only place an error becomes an HTTP status.
@@ -23,6 +24,7 @@ pub use error::ApiError;
 pub use service::{ApiService, serve};
 pub use state::AppState;
 
+pub mod auth;
 pub mod conf;
 mod connection;
 mod controllers;
