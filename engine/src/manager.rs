@@ -116,12 +116,11 @@ fn fit_reply(movies: Vec<Movie>) -> Result<(Vec<Value>, bool), Error> {
     let mut fitted = Vec::with_capacity(total);
     let mut size = 0;
     for movie in movies {
-        let value = to_value(movie)?;
-        size += 2 * value.to_string().len();
+        size += 2 * json_len(&movie);
         if size > LIST_REPLY_BYTES && !fitted.is_empty() {
             break;
         }
-        fitted.push(value);
+        fitted.push(to_value(movie)?);
     }
     let more = fitted.len() < total;
     if more {
@@ -132,6 +131,24 @@ fn fit_reply(movies: Vec<Movie>) -> Result<(Vec<Value>, bool), Error> {
         );
     }
     Ok((fitted, more))
+}
+
+/// The length of `movie` as JSON, counted without building the text.
+fn json_len(movie: &Movie) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail, nor can encoding a movie.
+    let _ = serde_json::to_writer(&mut counter, movie);
+    counter.0
 }
 
 fn uuid_arg(args: &mut Map<String, Value>) -> Result<Uuid, Error> {

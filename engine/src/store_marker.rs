@@ -98,29 +98,22 @@ pub async fn bind(store: &Store, storage_dir: &Path, database: &str) -> Result<(
             .ok_or_else(|| BindError::NoIdentity {
                 database: database.to_owned(),
             })?;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BindError::Io { path, source }
-    };
-    std::fs::create_dir_all(storage_dir).map_err(io(storage_dir))?;
-    let marker = storage_dir.join(MARKER_FILE);
-    match std::fs::read_to_string(&marker) {
-        Ok(text) if text.trim() == db_store => return Ok(()),
-        Ok(text) => {
+    let dir = storage_dir.to_path_buf();
+    let files = match on_disk(storage_dir, move || inspect(&dir)).await? {
+        OnDisk::Bound(dir_store) if dir_store == db_store => return Ok(()),
+        OnDisk::Bound(dir_store) => {
             return Err(BindError::Mismatch {
                 dir: storage_dir.to_path_buf(),
-                dir_store: text.trim().to_owned(),
+                dir_store,
                 db_store,
                 database: database.to_owned(),
-                marker,
+                marker: storage_dir.join(MARKER_FILE),
             });
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(io(&marker)(error)),
-    }
+        OnDisk::Unbound { files } => files,
+    };
     // Unbound: a new directory, or one filled before markers existed. Its
     // files are adopted only by a database that has movies of its own.
-    let files = count_movie_files(storage_dir).map_err(io(storage_dir))?;
     if files > 0 && !store.has_movies().await.map_err(db_error)? {
         return Err(BindError::Unclaimed {
             dir: storage_dir.to_path_buf(),
@@ -128,9 +121,50 @@ pub async fn bind(store: &Store, storage_dir: &Path, database: &str) -> Result<(
             database: database.to_owned(),
         });
     }
-    write_marker(storage_dir, &db_store).map_err(io(&marker))?;
+    let (dir, identity) = (storage_dir.to_path_buf(), db_store.clone());
+    on_disk(storage_dir, move || {
+        write_marker(&dir, &identity).map_err(io_error(&dir.join(MARKER_FILE)))
+    })
+    .await?;
     tracing::info!(dir = %storage_dir.display(), store = %db_store, "storage directory bound to this database's movie store");
     Ok(())
+}
+
+/// What a storage directory says about the store it belongs to.
+enum OnDisk {
+    /// Its marker names this store.
+    Bound(String),
+    /// No marker yet; it holds this many movie files.
+    Unbound { files: usize },
+}
+
+/// Reads the marker, creating the directory if needed.
+fn inspect(dir: &Path) -> Result<OnDisk, BindError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let marker = dir.join(MARKER_FILE);
+    match std::fs::read_to_string(&marker) {
+        Ok(text) => Ok(OnDisk::Bound(text.trim().to_owned())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(OnDisk::Unbound {
+            files: count_movie_files(dir).map_err(io_error(dir))?,
+        }),
+        Err(error) => Err(io_error(&marker)(error)),
+    }
+}
+
+/// Runs file work off the worker's runtime: a slow disk must not stall the
+/// broker connection's heartbeats.
+async fn on_disk<T: Send + 'static>(
+    dir: &Path,
+    work: impl FnOnce() -> Result<T, BindError> + Send + 'static,
+) -> Result<T, BindError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| Err(io_error(dir)(std::io::Error::other(error))))
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BindError + use<> {
+    let path = path.to_path_buf();
+    move |source| BindError::Io { path, source }
 }
 
 /// Files named like a movie's (`<uuid>` or `<uuid>.part`).

@@ -428,7 +428,7 @@ async fn an_inequivalent_declaration_costs_a_channel_not_the_connection() {
 /// exchange, on a connection of their own: not what our servers and
 /// clients declare.
 async fn declare_foreign(queue: &str, exchange: &str) {
-    let (connection, channel) = foreign_channel().await;
+    let (connection, channel) = rpc::test_util::broker_channel().await;
     let mut arguments = lapin::types::FieldTable::default();
     arguments.insert("x-max-length".into(), lapin::types::AMQPValue::LongInt(10));
     channel
@@ -452,7 +452,7 @@ async fn declare_foreign(queue: &str, exchange: &str) {
 }
 
 async fn delete_foreign(queue: &str, exchange: &str) {
-    let (connection, channel) = foreign_channel().await;
+    let (connection, channel) = rpc::test_util::broker_channel().await;
     let _ = channel
         .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
         .await;
@@ -463,15 +463,4 @@ async fn delete_foreign(queue: &str, exchange: &str) {
         )
         .await;
     let _ = connection.close(200, "done".into()).await;
-}
-
-async fn foreign_channel() -> (lapin::Connection, lapin::Channel) {
-    let connection = lapin::Connection::connect(
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .expect("connect to the broker");
-    let channel = connection.create_channel().await.expect("a channel");
-    (connection, channel)
 }

@@ -10,12 +10,13 @@ mod private_broker;
 
 pub use private_broker::{PrivateBroker, free_port};
 
-/// Whether `queue` exists on the broker at 127.0.0.1:5672 (virtual host `/`),
-/// by a passive declare on a connection of its own.
+/// A connection of its own to the broker at 127.0.0.1:5672 (virtual host
+/// `/`) and a channel on it, to look at or change the broker beside the
+/// transport under test.
 ///
 /// # Panics
 /// When the broker cannot be reached.
-pub async fn queue_exists(queue: &str) -> bool {
+pub async fn broker_channel() -> (lapin::Connection, lapin::Channel) {
     let connection = lapin::Connection::connect(
         "amqp://guest:guest@127.0.0.1:5672/%2f",
         lapin::ConnectionProperties::default(),
@@ -23,6 +24,16 @@ pub async fn queue_exists(queue: &str) -> bool {
     .await
     .expect("connect to the broker");
     let channel = connection.create_channel().await.expect("a channel");
+    (connection, channel)
+}
+
+/// Whether `queue` exists on the broker at 127.0.0.1:5672 (virtual host `/`),
+/// by a passive declare on a connection of its own.
+///
+/// # Panics
+/// When the broker cannot be reached.
+pub async fn queue_exists(queue: &str) -> bool {
+    let (connection, channel) = broker_channel().await;
     let options = lapin::options::QueueDeclareOptions {
         passive: true,
         ..Default::default()
