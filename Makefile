@@ -21,10 +21,12 @@ test:
 
 sample:
 	$(CARGO) run --quiet --bin pymsboot-manage -- config generate > conf/pymsboot.conf.sample
+	$(CARGO) run --quiet --bin pymsboot-manage -- policy generate > conf/policy.yaml.sample
 
 bench: build
 	python3 bench/launcher.py
 	$(CARGO) bench --bench rpc
+	$(CARGO) bench --bench auth
 	scripts/python-venv && PYTHONWARNINGS=ignore .venv/bin/python bench/rpc_python.py
 
 # The OPTIONS part of man/pymsboot.conf.5, between its GENERATED markers,

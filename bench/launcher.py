@@ -64,7 +64,7 @@ def main():
     with open(conf, "w") as f:
         f.write(
             f"[DEFAULT]\nlog_file = {workdir}/api.log\n"
-            f"[api]\nhost = 127.0.0.1\nport = 0\napi_workers = {WORKERS}\n"
+            f"[api]\nhost = 127.0.0.1\nport = 0\napi_workers = {WORKERS}\nauth_strategy = noauth\n"
         )
     notify = Notify(os.path.join(workdir, "notify.sock"))
     env = dict(os.environ, NOTIFY_SOCKET=notify.path)

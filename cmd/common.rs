@@ -15,6 +15,8 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 pub(crate) fn all_tables() -> Vec<&'static [&'static Opt]> {
     let mut tables = vec![conf::options::OPTS, api::conf::OPTS, engine::conf::OPTS];
     tables.extend_from_slice(rpc::conf::OPTS);
+    tables.push(api::auth::keystone::conf::OPTS);
+    tables.push(api::policy::conf::OPTS);
     tables
 }
 

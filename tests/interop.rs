@@ -127,6 +127,7 @@ fn a_python_client_gets_from_the_engine_what_the_rust_client_gets() {
         sort_key: SortKey::Name,
         sort_dir: SortDir::Desc,
         state: Some(engine::MovieState::Downloaded),
+        all_projects: false,
     };
     let page_py = python.call_ok(
         "get_all_movie",
@@ -152,8 +153,13 @@ fn engine_errors_reach_a_python_client_under_their_oslo_class_names() {
     // Arrange
     let files = FileServer::start();
     let cluster = Cluster::start(Backend::Sqlite);
-    cluster.create(&json!({"name": "taken", "url": files.url("x")}));
     let python = PythonClient::new(&cluster.exchange(), &cluster.topic());
+    // From the same caller: names are unique within a project, and one made
+    // through the API belongs to the API caller's.
+    python.call_ok(
+        "create_movie",
+        &json!({"content_json": {"name": "taken", "url": files.url("x")}}),
+    );
     let rust = RustClient::connect(&cluster);
     let nobody = Uuid::new_v4();
 

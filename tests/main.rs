@@ -23,6 +23,10 @@ mod downloads;
 mod fuzz;
 // A stock Python oslo.messaging client against the Rust engine.
 mod interop;
+// The engine keeps a Python caller to its project; an admin may list every project's movies.
+mod ownership;
+// Identity with a real Keystone: the harness's own checks first.
+mod identity;
 // The supervisor: respawn, backoff, reload, log reopen, drain, pid file, signals.
 mod launcher;
 // `pymsboot-manage config generate` and `config check`.

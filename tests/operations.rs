@@ -672,7 +672,8 @@ fn the_init_script_starts_reloads_reports_and_stops_the_api() {
     let conf = dir.join("pymsboot.conf");
     std::fs::write(
         &conf,
-        "[DEFAULT]\ngraceful_shutdown_timeout = 5\n\n[api]\nhost = 127.0.0.1\nport = 0\napi_workers = 1\n",
+        "[DEFAULT]\ngraceful_shutdown_timeout = 5\n\n[api]\nhost = 127.0.0.1\nport = 0\napi_workers = 1\n\
+         auth_strategy = noauth\n",
     )
     .expect("write the config");
     let defaults = dir.join("default");

@@ -173,7 +173,10 @@ fn config_check_refuses_a_storage_dir_that_cannot_hold_movies_and_says_why() {
         let conf = root.join("check.conf");
         std::fs::write(
             &conf,
-            format!("[engine]\nstorage_dir = {}\n", dir.display()),
+            format!(
+                "[api]\nauth_strategy = noauth\n[engine]\nstorage_dir = {}\n",
+                dir.display()
+            ),
         )
         .expect("write the config file");
         let output = run(Command::new(bin("pymsboot-manage"))
@@ -196,7 +199,10 @@ fn config_check_refuses_a_storage_dir_that_cannot_hold_movies_and_says_why() {
     let conf = root.join("check.conf");
     std::fs::write(
         &conf,
-        format!("[engine]\nstorage_dir = {}\n", later.display()),
+        format!(
+            "[api]\nauth_strategy = noauth\n[engine]\nstorage_dir = {}\n",
+            later.display()
+        ),
     )
     .expect("write the config file");
     let output = run(Command::new(bin("pymsboot-manage"))

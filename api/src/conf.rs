@@ -104,6 +104,36 @@ pub static PUBLIC_ENDPOINT: Opt = Opt {
     secret: false,
 };
 
+/// `[api] auth_strategy`: who may call the API (CONTRACT §8).
+pub static AUTH_STRATEGY: Opt = Opt {
+    section: "api",
+    name: "auth_strategy",
+    kind: OptKind::Choice(&["keystone", "http_basic", "noauth"]),
+    default: OptDefault::Value("keystone"),
+    help: "How callers are authenticated. \"keystone\": an X-Auth-Token validated against \
+           Keystone, configured in [keystone_authtoken]. \"http_basic\": HTTP basic \
+           authentication against http_basic_auth_user_file. \"noauth\": no check at all, \
+           every caller is an admin of project \"noauth\"; for a service only its own \
+           machine can reach. GET /, GET /v1 and GET /healthcheck need no credentials.",
+    mutable: false,
+    secret: false,
+};
+
+/// `[api] http_basic_auth_user_file`: the users of `auth_strategy = http_basic`.
+pub static HTTP_BASIC_AUTH_USER_FILE: Opt = Opt {
+    section: "api",
+    name: "http_basic_auth_user_file",
+    kind: OptKind::Str,
+    default: OptDefault::Value("/etc/pymsboot/htpasswd"),
+    help: "Path to the user file of auth_strategy = http_basic: an htpasswd file of bcrypt \
+           entries (htpasswd -B), \"user:hash\" per line, optionally followed by \
+           \":project_id:role1,role2\" to give the user a project and roles (by default \
+           project \"default\" and role \"member\"). Read at start and on SIGHUP; a file that \
+           cannot be read or holds a bad entry is a configuration error.",
+    mutable: false,
+    secret: false,
+};
+
 /// Every `[api]` option.
 pub static OPTS: &[&Opt] = &[
     &HOST,
@@ -113,4 +143,6 @@ pub static OPTS: &[&Opt] = &[
     &CLIENT_SOCKET_TIMEOUT,
     &CLIENT_HEADER_TIMEOUT,
     &PUBLIC_ENDPOINT,
+    &AUTH_STRATEGY,
+    &HTTP_BASIC_AUTH_USER_FILE,
 ];

@@ -3,7 +3,7 @@
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
@@ -99,6 +99,23 @@ pub enum ApiError {
     /// The request line or a header field could not be parsed.
     #[error("The request is malformed: {0}.")]
     Malformed(&'static str),
+    /// No credentials, or credentials that do not let the caller in.
+    #[error("{message}")]
+    Unauthorized {
+        /// What is wrong, for the client; never the credentials.
+        message: &'static str,
+        /// The `WWW-Authenticate` challenge.
+        challenge: HeaderValue,
+    },
+    /// The caller is known but the policy does not allow the request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller's credentials could not be checked (Keystone unreachable).
+    #[error("The identity service cannot check the credentials now; try again later.")]
+    AuthUnavailable {
+        /// Why, for the access log; never a token.
+        cause: String,
+    },
     /// Anything unexpected; the cause is logged, never sent.
     #[error("An unexpected error occurred.")]
     Internal(String),
@@ -112,6 +129,10 @@ impl From<engine::CallError> for ApiError {
             engine::CallError::Engine(error) => ApiError::Engine(error),
             engine::CallError::Rpc(error @ rpc::Error::NoServer { .. }) => ApiError::NoEngine {
                 cause: format!("engine unreachable: {error}"),
+            },
+            error if error.is_unsupported() => ApiError::Unavailable {
+                reason: "The engine is older than this API (upgrade the engines first)".to_owned(),
+                cause: format!("engine too old: {error}"),
             },
             engine::CallError::Rpc(error) if error.is_unavailable() => ApiError::Unavailable {
                 reason: unavailable_reason(&error),
@@ -165,6 +186,9 @@ impl ApiError {
             | ApiError::Unavailable { .. }
             | ApiError::NoEngine { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::OutcomeUnknown { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::AuthUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Engine(engine::Error::Internal) | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -177,7 +201,8 @@ impl ApiError {
         let cause = match self {
             ApiError::Internal(cause)
             | ApiError::Unavailable { cause, .. }
-            | ApiError::NoEngine { cause } => cause.clone(),
+            | ApiError::NoEngine { cause }
+            | ApiError::AuthUnavailable { cause } => cause.clone(),
             ApiError::Engine(engine::Error::Internal) => "the engine failed".to_owned(),
             ApiError::OutcomeUnknown { after, movie, .. } if after.is_zero() => format!(
                 "the broker connection was lost while a change to movie {movie} waited for its answer"
@@ -207,8 +232,14 @@ impl ApiError {
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let ApiError::MethodNotAllowed { allow, .. } = self {
-            headers.insert(ALLOW, HeaderValue::from_static(allow));
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Unauthorized { challenge, .. } => {
+                headers.insert(WWW_AUTHENTICATE, challenge);
+            }
+            _ => {}
         }
         if let Some(cause) = cause {
             response.extensions_mut().insert(cause);

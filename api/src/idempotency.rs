@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on `POST /v1/movies` (draft-ietf-httpapi-idempotency-key-header):
 //! the same key gives the same movie, however often the request is retried
 //! and whichever worker or host takes the retry. No table of keys is kept: the
-//! key determines the movie's id, and the engine answers a create whose id
+//! key and the caller's project determine the movie's id (two projects may
+//! pick the same key without meeting), and the engine answers a create whose id
 //! already holds the same movie with that movie.
 
 use hyper::HeaderMap;
@@ -19,11 +20,11 @@ const MAX_KEY_LEN: usize = 255;
 /// Separates the keys' ids from any other use of the same hash.
 const DOMAIN: &[u8] = b"pymsboot movie id for idempotency key\0";
 
-/// The id of the movie a keyed create makes: `None` without a key.
+/// The id of the movie a keyed create in `project` makes: `None` without a key.
 ///
 /// # Errors
 /// 400 for an empty, over-long or non-printable key, or more than one.
-pub(crate) fn movie_id(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
+pub(crate) fn movie_id(headers: &HeaderMap, project: &str) -> Result<Option<Uuid>, ApiError> {
     let mut values = headers.get_all(HEADER).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -50,6 +51,8 @@ pub(crate) fn movie_id(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {
     }
     let digest = Sha256::new()
         .chain_update(DOMAIN)
+        .chain_update(project)
+        .chain_update(b"\0")
         .chain_update(key)
         .finalize();
     let mut bytes = [0u8; 16];
@@ -76,11 +79,21 @@ mod tests {
 
     #[test]
     fn one_key_one_id_quoted_or_not() {
-        let first = movie_id(&headers(&["\"order-1\""])).expect("valid");
+        let first = movie_id(&headers(&["\"order-1\""]), "p1").expect("valid");
         assert!(first.is_some());
-        assert_eq!(first, movie_id(&headers(&["order-1"])).expect("valid"));
-        assert_ne!(first, movie_id(&headers(&["order-2"])).expect("valid"));
-        assert_eq!(movie_id(&HeaderMap::new()).expect("valid"), None);
+        assert_eq!(
+            first,
+            movie_id(&headers(&["order-1"]), "p1").expect("valid")
+        );
+        assert_ne!(
+            first,
+            movie_id(&headers(&["order-2"]), "p1").expect("valid")
+        );
+        assert_ne!(
+            first,
+            movie_id(&headers(&["order-1"]), "p2").expect("valid")
+        );
+        assert_eq!(movie_id(&HeaderMap::new(), "p1").expect("valid"), None);
     }
 
     #[test]
@@ -88,7 +101,7 @@ mod tests {
         let long = "k".repeat(256);
         for bad in [vec!["\"\""], vec![long.as_str()], vec!["a", "b"]] {
             assert!(
-                matches!(movie_id(&headers(&bad)), Err(ApiError::BadRequest(_))),
+                matches!(movie_id(&headers(&bad), "p1"), Err(ApiError::BadRequest(_))),
                 "{bad:?}"
             );
         }

@@ -5,8 +5,9 @@
 //! A request runs down this list, and each module imports only those below it.
 //! - `service`: the [`ApiService`] the launcher runs, and [`serve`], the accept loop of one listener.
 //! - `connection`: one connection: HTTP/1.1, idle and drain closes; bodies for the errors hyper answers by itself.
-//! - `middleware`: request id, header limits, `Host`, the links' base, body limit, access log.
+//! - `middleware`: request id, header limits, `Host`, authentication, the links' base, body limit, access log.
 //! - `router`: (method, path) → controller; 404 and 405.
+//! - `access`: the authenticated caller as the policy sees it and as the engine's context carries it.
 //! - `controllers`: one module per resource (`versions`, `health`, `movies`, `openapi`).
 //! - `schemas`: request bodies and query strings → the engine's typed values.
 //! - `idempotency`: `Idempotency-Key` → the id of the movie a create makes.
@@ -14,8 +15,8 @@
 //! - `state`: [`AppState`], what the worker shares between requests.
 //! - `probe`: the healthcheck's cached probe of the engine, held by the state.
 //! - [`conf`]: the `[api]` options.
-//! - [`auth`]: who the caller is (the `http_basic` user file); not yet consulted by requests.
-//! - [`policy`]: oslo.policy's rules, their defaults and the policy file; not yet consulted by requests.
+//! - [`auth`]: who the caller is: `noauth`, the `http_basic` user file, or Keystone.
+//! - [`policy`]: oslo.policy's rules, their defaults and the policy file.
 //! - `links`: the base of response links, and the `host[:port]` rules `public_endpoint` shares.
 //! - `error`: [`ApiError`], the only place an error becomes an HTTP status.
 //! - `request_id`: `x-openstack-request-id`, read or made.
@@ -24,6 +25,7 @@ pub use error::ApiError;
 pub use service::{ApiService, serve};
 pub use state::AppState;
 
+mod access;
 pub mod auth;
 pub mod conf;
 mod connection;

@@ -5,14 +5,14 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::http::request::Parts;
 use hyper::{Method, Response};
-use rpc::Context;
 
+use crate::access::Caller;
 use crate::controllers::{Call, health, movies, openapi, versions};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Dispatches a request whose `body` has been read; `context` carries its
-/// request id to the engine.
+/// Dispatches a request whose `body` has been read; the movie controllers
+/// act for the [`Caller`] the middleware authenticated.
 ///
 /// # Errors
 /// [`ApiError::NotFound`] or [`ApiError::MethodNotAllowed`], or what the controller returns.
@@ -20,9 +20,13 @@ pub(crate) async fn route(
     parts: &Parts,
     body: Bytes,
     state: &AppState,
-    context: &Context,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let call = Call { parts, body, state };
+    let caller = || {
+        parts.extensions.get::<Caller>().ok_or_else(|| {
+            ApiError::Internal("a movie request reached the router unauthenticated".to_owned())
+        })
+    };
     let path = call.parts.uri.path();
     let path = if path.len() > 1 {
         path.trim_end_matches('/')
@@ -45,12 +49,14 @@ pub(crate) async fn route(
         ["healthcheck"] if read => Ok(health::check(call.state).await),
         ["openapi.json"] if read => Ok(openapi::document()),
         [""] | ["v1"] | ["healthcheck"] | ["openapi.json"] => refuse("GET, HEAD"),
-        ["v1", "movies"] if read => movies::list(call, context).await,
-        ["v1", "movies"] if method == Method::POST => movies::create(call, context).await,
+        ["v1", "movies"] if read => movies::list(call, caller()?).await,
+        ["v1", "movies"] if method == Method::POST => movies::create(call, caller()?).await,
         ["v1", "movies"] => refuse("GET, HEAD, POST"),
-        ["v1", "movies", id] if read => movies::show(call, context, id).await,
-        ["v1", "movies", id] if method == Method::PUT => movies::update(call, context, id).await,
-        ["v1", "movies", id] if method == Method::DELETE => movies::delete(call, context, id).await,
+        ["v1", "movies", id] if read => movies::show(call, caller()?, id).await,
+        ["v1", "movies", id] if method == Method::PUT => movies::update(call, caller()?, id).await,
+        ["v1", "movies", id] if method == Method::DELETE => {
+            movies::delete(call, caller()?, id).await
+        }
         ["v1", "movies", _] => refuse("GET, HEAD, PUT, DELETE"),
         _ => Err(ApiError::NotFound),
     }
@@ -74,8 +80,17 @@ mod tests {
             .expect("a request")
             .into_parts()
             .0;
-        let context = Context::with_request_id("req-1b4e28ba-2fa1-4d2f-883f-0016d3cca427");
-        route(&parts, Bytes::new(), &state, &context)
+        let mut parts = parts;
+        let identity = crate::auth::Identity {
+            user_id: "u1".into(),
+            project_id: "p1".into(),
+            roles: vec!["member".into()],
+        };
+        let request_id = "req-1b4e28ba-2fa1-4d2f-883f-0016d3cca427";
+        parts
+            .extensions
+            .insert(Caller::new(identity, request_id, &state.policy));
+        route(&parts, Bytes::new(), &state)
             .await
             .unwrap_or_else(|error| error.into_response(&RequestId::generate()))
     }

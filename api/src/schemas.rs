@@ -12,8 +12,10 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 /// Fields the engine owns; a client may read them, never send them.
-const READ_ONLY: [&str; 8] = [
+const READ_ONLY: [&str; 10] = [
     "id",
+    "project_id",
+    "user_id",
     "state",
     "size",
     "bytes_downloaded",
@@ -141,6 +143,10 @@ pub(crate) fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
                     _ => return Err(bad("expected asc or desc")),
                 }
             }
+            "all_projects" => {
+                list.all_projects = parse_bool(&value)
+                    .ok_or_else(|| bad("expected true or false (or 1/0, yes/no, on/off)"))?;
+            }
             "state" => {
                 list.state = Some(
                     MovieState::parse(&value)
@@ -155,6 +161,15 @@ pub(crate) fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
         }
     }
     Ok(list)
+}
+
+/// A boolean as oslo's `strutils.bool_from_string` reads one, strictly.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 fn query_pairs(query: &str) -> Vec<(String, String)> {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use launcher::conf::ConfigProblem;
 use launcher::{BoxError, Config, ListenAddr, Service, Shutdown, WorkerCtx};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -12,8 +13,10 @@ use tokio::task::JoinSet;
 use engine::EngineClient;
 use rpc::{Settings, Transport};
 
+use crate::auth::Authenticator;
 use crate::conf;
 use crate::connection;
+use crate::policy::{self, Enforcer};
 use crate::state::AppState;
 
 /// After a failed `accept` (out of descriptors), wait before the next one
@@ -41,7 +44,25 @@ impl Service for ApiService {
         }]
     }
 
+    fn check(&self, config: &Config) -> Vec<ConfigProblem> {
+        let mut problems = Authenticator::check(config);
+        if let Err(error) = Enforcer::from_config(config) {
+            problems.push(config.problem(&policy::conf::POLICY_FILE, error.to_string()));
+        }
+        problems
+    }
+
     async fn run(&self, mut ctx: WorkerCtx, shutdown: Shutdown) -> Result<(), BoxError> {
+        // Read before anything else: a user or policy file that changed
+        // since the master checked it fails this generation, not a request.
+        let auth = Authenticator::from_config(&ctx.config).map_err(problems_error)?;
+        let policy = Enforcer::from_config(&ctx.config)?;
+        if matches!(auth, Authenticator::NoAuth) {
+            tracing::warn!(
+                "[api] auth_strategy = noauth: every caller is an admin of project \"noauth\"; \
+                 use keystone or http_basic where others can reach the API"
+            );
+        }
         let transport = Transport::start(Settings::from_config(&ctx.config)?);
         let topic = ctx.config.text(&engine::conf::TOPIC);
         let engine = EngineClient::new(&transport, topic);
@@ -64,12 +85,17 @@ impl Service for ApiService {
         reporting.abort();
         if prepared {
             readiness.ready();
-            let state = Arc::new(AppState::from_config(&ctx.config, engine));
+            let state = Arc::new(AppState::from_config(&ctx.config, engine, auth, policy));
             serve(listener, state, shutdown).await;
         }
         transport.close().await;
         Ok(())
     }
+}
+
+fn problems_error(problems: Vec<ConfigProblem>) -> BoxError {
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    text.join("; ").into()
 }
 
 /// Serves HTTP/1.1 on `listener` until `shutdown`, then drains: no new

@@ -7,7 +7,9 @@ use std::time::Duration;
 use engine::EngineClient;
 use launcher::Config;
 
+use crate::auth::Authenticator;
 use crate::conf;
+use crate::policy::Enforcer;
 use crate::probe::Probe;
 
 /// What every request handler may read.
@@ -26,11 +28,20 @@ pub struct AppState {
     pub header_timeout: Duration,
     /// `[api] public_endpoint` without a trailing `/`: the base of every link when set.
     pub public_endpoint: Option<String>,
+    /// Who callers are (`[api] auth_strategy`).
+    pub auth: Authenticator,
+    /// What they may do (`[oslo_policy]`).
+    pub policy: Enforcer,
 }
 
 impl AppState {
-    /// The state a configuration describes.
-    pub fn from_config(config: &Config, engine: EngineClient) -> AppState {
+    /// The state a configuration describes, callers checked by `auth` under `policy`.
+    pub fn from_config(
+        config: &Config,
+        engine: EngineClient,
+        auth: Authenticator,
+        policy: Enforcer,
+    ) -> AppState {
         let idle = config.int(&conf::CLIENT_SOCKET_TIMEOUT).unsigned_abs();
         AppState {
             engine,
@@ -44,6 +55,8 @@ impl AppState {
             public_endpoint: config
                 .str(&conf::PUBLIC_ENDPOINT)
                 .map(|endpoint| endpoint.trim_end_matches('/').to_owned()),
+            auth,
+            policy,
         }
     }
 }
@@ -58,6 +71,11 @@ impl AppState {
             .expect("the built-in defaults are valid");
         let settings = rpc::Settings::for_url("rabbit://127.0.0.1:1//").expect("a transport url");
         let transport = rpc::Transport::start(settings);
-        AppState::from_config(&config, EngineClient::new(&transport, "pymsboot_engine"))
+        AppState::from_config(
+            &config,
+            EngineClient::new(&transport, "pymsboot_engine"),
+            Authenticator::NoAuth,
+            Enforcer::default(),
+        )
     }
 }

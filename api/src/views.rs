@@ -42,6 +42,9 @@ fn next_link(base: &str, query: &ListQuery, marker: &str) -> String {
         link.push_str("&state=");
         link.push_str(state.as_str());
     }
+    if query.all_projects {
+        link.push_str("&all_projects=true");
+    }
     link
 }
 
@@ -64,6 +67,8 @@ mod tests {
             meta: Default::default(),
             created_at: "2026-11-27T00:00:00Z".into(),
             updated_at: "2026-11-27T00:00:00Z".into(),
+            project_id: None,
+            user_id: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! - [`conf`]: the `[engine]` and `[database]` options.
 //! - [`objects`]: `Movie` and the values around it, shared with the API.
 //! - [`error`]: [`Error`] and its oslo class names, mapped in one place.
+//! - [`scope`]: [`Caller`], read from the RPC context, and the movies its project lets it reach.
 //! - [`rpcapi`]: [`EngineClient`], the typed client; `RPC_API_VERSION` and its history.
 //! - `db` (feature `server`): the movie store over SQLite, PostgreSQL or MariaDB, and its migrations.
 //! - `downloader` (feature `server`): claims, concurrency and cancellation of
@@ -22,6 +23,7 @@ pub use error::Error;
 pub use manager::EngineManager;
 pub use objects::{ListQuery, Movie, MovieState, MovieUpdate, NewMovie, SortDir, SortKey};
 pub use rpcapi::{CallError, EngineClient, EngineHealth, MoviePage, RPC_API_VERSION};
+pub use scope::{Caller, Scope};
 #[cfg(feature = "server")]
 pub use service::EngineService;
 
@@ -37,6 +39,7 @@ pub mod objects;
 #[cfg(feature = "server")]
 mod periodic;
 pub mod rpcapi;
+pub mod scope;
 #[cfg(feature = "server")]
 mod service;
 #[cfg(feature = "server")]

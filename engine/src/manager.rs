@@ -1,6 +1,8 @@
 //! [`EngineManager`]: the engine's RPC endpoint. A thin dispatcher: each method
 //! parses its arguments, calls the store, and tells the downloader; no SQL,
-//! no HTTP here. Every method works as a call and as a cast.
+//! no HTTP here. Every method works as a call and as a cast, and acts as
+//! the [`Caller`] its context names: the store keeps it to its project
+//! (see [`crate::scope`]).
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use crate::rpcapi::methods::{
     ALL, CREATE_MOVIE, DELETE_MOVIE, GET_ALL_MOVIE, GET_HEALTH, GET_MOVIE, UPDATE_MOVIE,
 };
 use crate::rpcapi::{NAMESPACE, RPC_API_VERSION};
+use crate::scope::Caller;
 
 /// The engine's endpoint.
 pub struct EngineManager {
@@ -30,13 +33,19 @@ impl EngineManager {
         EngineManager { store, downloader }
     }
 
-    async fn dispatch(&self, method: &str, mut args: Map<String, Value>) -> Result<Value, Error> {
+    async fn dispatch(
+        &self,
+        caller: &Caller,
+        method: &str,
+        mut args: Map<String, Value>,
+    ) -> Result<Value, Error> {
+        let store = &self.store;
         match method {
-            GET_MOVIE => to_value(self.store.get(uuid_arg(&mut args)?).await?),
+            GET_MOVIE => to_value(store.get(caller, uuid_arg(&mut args)?).await?),
             GET_ALL_MOVIE => {
                 let paged = args.remove("paged").and_then(|p| p.as_bool()) == Some(true);
                 let query: ListQuery = parse(Value::Object(args), "get_all_movie arguments")?;
-                let (movies, more) = fit_reply(self.store.list(&query).await?)?;
+                let (movies, more) = fit_reply(store.list(caller, &query).await?)?;
                 if paged {
                     Ok(serde_json::json!({"movies": movies, "more": more}))
                 } else {
@@ -46,7 +55,7 @@ impl EngineManager {
             CREATE_MOVIE => {
                 let new: NewMovie = parse(content(&mut args)?, "content_json")?;
                 new.validate().map_err(Error::Invalid)?;
-                let movie = self.store.create(&new).await?;
+                let movie = store.create(caller, &new).await?;
                 self.downloader.kick();
                 to_value(movie)
             }
@@ -54,7 +63,7 @@ impl EngineManager {
                 let id = uuid_arg(&mut args)?;
                 let update: MovieUpdate = parse(content(&mut args)?, "content_json")?;
                 update.validate().map_err(Error::Invalid)?;
-                let updated = self.store.update(id, &update).await?;
+                let updated = store.update(caller, id, &update).await?;
                 if updated.url_changed {
                     // The bytes of the old URL must not be resumed from.
                     self.downloader.cancel(id);
@@ -65,7 +74,7 @@ impl EngineManager {
             }
             DELETE_MOVIE => {
                 let id = uuid_arg(&mut args)?;
-                self.store.delete(id).await?;
+                store.delete(caller, id).await?;
                 self.downloader.cancel(id);
                 self.downloader.remove_file(id).await;
                 Ok(Value::Null)
@@ -95,11 +104,16 @@ impl Endpoint for EngineManager {
 
     fn call<'a>(
         &'a self,
-        _context: Context,
+        context: Context,
         method: &'a str,
         args: Map<String, Value>,
     ) -> MethodFuture<'a> {
-        Box::pin(async move { self.dispatch(method, args).await.map_err(RemoteError::from) })
+        let caller = Caller::from_context(&context);
+        Box::pin(async move {
+            self.dispatch(&caller, method, args)
+                .await
+                .map_err(RemoteError::from)
+        })
     }
 }
 

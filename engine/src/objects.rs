@@ -78,6 +78,13 @@ pub struct Movie {
     pub created_at: String,
     /// Last change, RFC 3339 UTC.
     pub updated_at: String,
+    /// The project the movie belongs to; `None` for a movie created before
+    /// movies had owners, or by trusted infrastructure. Read-only.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// The user who created it, when known. Read-only.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 /// What `create_movie` takes (`content_json`).
@@ -201,6 +208,11 @@ pub struct ListQuery {
     /// Only movies in this state.
     #[serde(default)]
     pub state: Option<MovieState>,
+    /// Every project's movies rather than the caller's own; honoured for
+    /// admins only (see [`crate::scope`]). Sent only when true, so an engine
+    /// that predates it sees the arguments it knows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_projects: bool,
 }
 
 /// The default page size of a listing.
@@ -220,6 +232,7 @@ impl Default for ListQuery {
             sort_key: SortKey::default(),
             sort_dir: SortDir::default(),
             state: None,
+            all_projects: false,
         }
     }
 }
@@ -273,6 +286,56 @@ mod tests {
     fn a_list_query_defaults_every_field() {
         let query: ListQuery = serde_json::from_value(json!({})).expect("parse");
         assert_eq!(query, ListQuery::default());
+    }
+
+    #[test]
+    fn all_projects_travels_only_when_asked() {
+        let plain = serde_json::to_value(ListQuery::default()).expect("json");
+        assert!(plain.get("all_projects").is_none(), "{plain}");
+        let every = ListQuery {
+            all_projects: true,
+            ..ListQuery::default()
+        };
+        let sent = serde_json::to_value(&every).expect("json");
+        assert_eq!(sent["all_projects"], true);
+        assert_eq!(
+            serde_json::from_value::<ListQuery>(sent).expect("parse"),
+            every
+        );
+    }
+
+    #[test]
+    fn owners_are_always_shown_and_never_taken_from_a_body() {
+        let movie = Movie {
+            id: Uuid::nil(),
+            name: "a".into(),
+            rank: None,
+            url: "http://e".into(),
+            state: MovieState::Queued,
+            size: None,
+            bytes_downloaded: 0,
+            checksum: None,
+            error: None,
+            meta: Map::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            project_id: None,
+            user_id: None,
+        };
+        let shown = serde_json::to_value(&movie).expect("json");
+        assert_eq!(
+            (&shown["project_id"], &shown["user_id"]),
+            (&Value::Null, &Value::Null)
+        );
+        for field in ["project_id", "user_id"] {
+            let mut body = json!({"name": "a", "url": "http://x"});
+            body[field] = json!("p");
+            assert!(
+                serde_json::from_value::<NewMovie>(body.clone()).is_err(),
+                "{body}"
+            );
+            assert!(serde_json::from_value::<MovieUpdate>(json!({ field: "p" })).is_err());
+        }
     }
 
     #[test]

@@ -10,6 +10,15 @@
 //!   `{"movies": [...], "more": bool}` and may end a page early to keep its
 //!   reply small. The client sends `paged` at 1.0: an older engine ignores the
 //!   argument and answers a bare list, never cut short.
+//! - 1.2: movies belong to a project. Every method acts as the caller its
+//!   context names (`user`, `project_id`, `is_admin`; see [`crate::scope`]):
+//!   movies carry `project_id` and `user_id`, another project's movie is
+//!   `MovieNotFound`, and `get_all_movie(all_projects=true)` lists every
+//!   project's movies for an admin. An engine older than 1.2 does not scope
+//!   at all, so the client asks the movie methods at 1.2 whenever its
+//!   context names a project: an older engine then refuses
+//!   (`UnsupportedVersion`) instead of showing every project's movies.
+//!   Engines are upgraded before the APIs.
 
 use std::time::Duration;
 
@@ -23,9 +32,11 @@ use crate::error::Error;
 use crate::objects::{ListQuery, Movie, MovieUpdate, NewMovie};
 
 /// The version the manager implements.
-pub const RPC_API_VERSION: &str = "1.1";
+pub const RPC_API_VERSION: &str = "1.2";
 /// The version the client asks the methods of 1.0 at.
 const BASE_VERSION: &str = "1.0";
+/// The version a caller with a project asks the movie methods at.
+const SCOPED_VERSION: &str = "1.2";
 /// The namespace of the engine's endpoint.
 pub const NAMESPACE: &str = "engine";
 
@@ -170,7 +181,7 @@ impl EngineClient {
             .map_err(|e| CallError::Decode(format!("{}: {e}", methods::GET_HEALTH)))
     }
 
-    /// `get_all_movie(limit, marker, sort_key, sort_dir, state)` (call).
+    /// `get_all_movie(limit, marker, sort_key, sort_dir, state[, all_projects])` (call).
     ///
     /// # Errors
     /// [`CallError::Engine`] with `Invalid` (unknown marker), or [`CallError::Rpc`].
@@ -254,7 +265,19 @@ impl EngineClient {
         method: &str,
         args: Value,
     ) -> Result<T, CallError> {
-        let result = self.client.call(context, method, object(args)).await?;
+        let scoped = context
+            .get("project_id")
+            .and_then(Value::as_str)
+            .is_some_and(|project| !project.is_empty());
+        let result = if scoped {
+            let target = self.client.target().clone().version(SCOPED_VERSION);
+            self.client
+                .prepare(target)
+                .call(context, method, object(args))
+                .await?
+        } else {
+            self.client.call(context, method, object(args)).await?
+        };
         serde_json::from_value(result).map_err(|e| CallError::Decode(format!("{method}: {e}")))
     }
 }

@@ -20,6 +20,7 @@ use sqlx::{AssertSqlSafe, Connection};
 pub use crate::db::Backend;
 use crate::db::{DatabaseUrl, Store};
 use crate::objects::ListQuery;
+use crate::scope::Caller;
 
 const PREFIX: &str = "pymsboot_test_";
 const POSTGRES_SERVER: &str = "postgresql://postgres@127.0.0.1:5432";
@@ -112,14 +113,18 @@ impl TestDb {
         self.backend
     }
 
-    /// The query-plan lines of every statement `list(query)` runs, to check
-    /// that a page is read off an index.
+    /// The query-plan lines of every statement `list(caller, query)` runs,
+    /// to check that a page is read off an index.
     ///
     /// # Errors
     ///
     /// The database's, or an unknown marker.
-    pub async fn explain_list(&self, query: &ListQuery) -> Result<Vec<String>, sqlx::Error> {
-        self.store().explain_list(query).await
+    pub async fn explain_list(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        self.store().explain_list(caller, query).await
     }
 
     /// Refreshes the planner's statistics, as a database in service has them.

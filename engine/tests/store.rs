@@ -38,6 +38,10 @@ mod store {
     mod binding;
     // Names compare exactly on every backend, also after migrating a store with movies.
     mod exact_names;
+    // Movies belong to a project: ownership, scoping, per-project names, the migration.
+    mod owners;
+    // A raw connection: old schemas, rows as older engines wrote them, the catalog.
+    mod raw;
     // Helpers shared by the modules above.
     mod support;
 }

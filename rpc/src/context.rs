@@ -46,6 +46,13 @@ impl Context {
         self.values.get("request_id").and_then(Value::as_str)
     }
 
+    /// oslo.context's `user_identity`, `<user> <project> <domain>
+    /// <user_domain> <project_domain>`, when the caller sent one: what the
+    /// log lines of the call show.
+    pub fn user_identity(&self) -> Option<&str> {
+        self.values.get("user_identity").and_then(Value::as_str)
+    }
+
     /// Any context value.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.values.get(key)

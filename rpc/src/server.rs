@@ -299,6 +299,7 @@ impl Handler {
         let span = tracing::info_span!(
             "rpc",
             request_id = request.context.request_id().unwrap_or("-"),
+            user_identity = request.context.user_identity().unwrap_or("- - - - -"),
             method = %request.method
         );
         async {

@@ -4,6 +4,7 @@
 //! - [`cluster`]: engine and API on a fresh database, driven with typed REST verbs.
 //! - [`files`]: a local HTTP server of generated files (known SHA-256), slow files and 404s.
 //! - [`python`]: the stock Python oslo.messaging peer, run from the project's venv.
+//! - [`keystone`]: a private real Keystone per test, with projects, users and tokens.
 //! - [`rpc_session`]: a blocking Rust RPC session on a cluster's exchange.
 //! - [`notify`]: a `NOTIFY_SOCKET` listener that records every datagram and its sender.
 //! - [`http`]: a small HTTP/1.1 client over `TcpStream`.
@@ -17,6 +18,7 @@ pub(crate) mod dir;
 pub(crate) mod eventually;
 pub(crate) mod files;
 pub(crate) mod http;
+pub(crate) mod keystone;
 pub(crate) mod load;
 pub(crate) mod logs;
 pub(crate) mod notify;

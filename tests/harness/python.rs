@@ -40,6 +40,7 @@ pub(crate) fn python() -> PathBuf {
 pub(crate) struct PythonClient {
     exchange: String,
     topic: String,
+    context: Option<Value>,
 }
 
 impl PythonClient {
@@ -48,6 +49,16 @@ impl PythonClient {
         PythonClient {
             exchange: exchange.to_owned(),
             topic: topic.to_owned(),
+            context: None,
+        }
+    }
+
+    /// The same client sending these context keys (`--context`), e.g.
+    /// `{"project_id": "p", "user": "u", "is_admin": false}`.
+    pub(crate) fn with_context(&self, context: Value) -> PythonClient {
+        PythonClient {
+            context: Some(context),
+            ..self.clone()
         }
     }
 
@@ -77,13 +88,18 @@ impl PythonClient {
     }
 
     fn send(&self, verb: &str, method: &str, kwargs: &Value) -> Value {
-        let output = run(Command::new(python())
+        let mut command = Command::new(python());
+        command
             .arg(repo().join("tests/python/oslo_peer.py"))
             .arg(verb)
             .args(["--url", BROKER])
             .args(["--exchange", &self.exchange])
             .args(["--topic", &self.topic])
-            .args(["--timeout", "20"])
+            .args(["--timeout", "20"]);
+        if let Some(context) = &self.context {
+            command.arg("--context").arg(context.to_string());
+        }
+        let output = run(command
             .arg(method)
             .arg(kwargs.to_string())
             .env("PYTHONWARNINGS", "ignore"));

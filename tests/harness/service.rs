@@ -178,6 +178,8 @@ impl ServiceConfig {
                     ("host".into(), "127.0.0.1".into()),
                     ("port".into(), "0".into()),
                     ("api_workers".into(), self.workers.to_string()),
+                    // Most tests are not about identity; those that are set it.
+                    ("auth_strategy".into(), "noauth".into()),
                 ],
             ),
             (

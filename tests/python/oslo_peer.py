@@ -11,7 +11,7 @@ file; logs go to stderr.
 
     call|cast --url URL --exchange EX --topic TOPIC [--server NAME]
               [--namespace NS] [--version V] [--timeout SECS]
-              [--request-id REQ] METHOD JSON_KWARGS
+              [--request-id REQ] [--context JSON] METHOD JSON_KWARGS
         Call or cast METHOD once and print one JSON line with the outcome.
 """
 
@@ -123,7 +123,9 @@ def send(args):
         version=args.version,
     )
     client = oslo_messaging.get_rpc_client(transport, target)
-    ctxt = {} if args.request_id is None else {"request_id": args.request_id}
+    ctxt = dict(args.context or {})
+    if args.request_id is not None:
+        ctxt["request_id"] = args.request_id
     try:
         if args.command == "call":
             result = client.call(ctxt, args.method, **args.kwargs)
@@ -145,7 +147,7 @@ def send(args):
 
 
 def json_object(text):
-    """Parses JSON_KWARGS, which must be a JSON object."""
+    """Parses JSON_KWARGS or --context, which must be a JSON object."""
     try:
         value = json.loads(text)
     except ValueError as e:
@@ -173,6 +175,9 @@ def parse_args(argv):
         sub.add_argument("--timeout", type=int, default=60,
                          help="rpc_response_timeout in seconds")
         sub.add_argument("--request-id", help="the context's request_id")
+        sub.add_argument("--context", type=json_object, metavar="JSON",
+                         help="more context keys, e.g. project_id, user, "
+                              "is_admin, roles")
         sub.add_argument("method")
         sub.add_argument("kwargs", type=json_object, metavar="json_kwargs")
     return parser.parse_args(argv)

@@ -6,11 +6,11 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, LOCATION};
 use hyper::{Response, StatusCode};
-use rpc::Context;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Call, base_url, json, json_with_status};
+use crate::access::Caller;
 use crate::error::{ApiError, Change};
 use crate::idempotency;
 use crate::{schemas, views};
@@ -19,12 +19,19 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// `GET /v1/movies`.
+/// `GET /v1/movies`: the caller's project's movies, or every project's
+/// with `all_projects=true` when the policy allows it.
 pub(crate) async fn list(
     call: Call<'_>,
-    context: &Context,
+    caller: &Caller,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
+    let policy = &call.state.policy;
+    caller.authorize(policy, "movie:get_all")?;
     let query = schemas::list_query(call.parts.uri.query())?;
+    if query.all_projects {
+        caller.authorize(policy, "movie:get_all:all_projects")?;
+    }
+    let context = caller.context();
     // One more than asked: whether it comes back says if a next page exists.
     let probe = ListQuery {
         limit: query.limit + 1,
@@ -43,10 +50,12 @@ pub(crate) async fn list(
 /// `Idempotency-Key`, a retry gets the movie the first attempt made.
 pub(crate) async fn create(
     call: Call<'_>,
-    context: &Context,
+    caller: &Caller,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
+    caller.authorize(&call.state.policy, "movie:create")?;
+    let context = caller.context();
     let mut new = schemas::create_body(&call.body)?;
-    let keyed = idempotency::movie_id(&call.parts.headers)?;
+    let keyed = idempotency::movie_id(&call.parts.headers, caller.project_id())?;
     let id = keyed.or(new.uuid).unwrap_or_else(Uuid::new_v4);
     new.uuid = Some(id);
     let engine = &call.state.engine;
@@ -69,7 +78,11 @@ pub(crate) async fn create(
 }
 
 /// Whether a movie already has the id `id`.
-async fn key_taken(engine: &EngineClient, context: &Context, id: Uuid) -> Result<bool, ApiError> {
+async fn key_taken(
+    engine: &EngineClient,
+    context: &rpc::Context,
+    id: Uuid,
+) -> Result<bool, ApiError> {
     match engine.get_movie(context, id).await {
         Ok(_) => Ok(true),
         Err(engine::CallError::Engine(engine::Error::MovieNotFound { .. })) => Ok(false),
@@ -80,9 +93,11 @@ async fn key_taken(engine: &EngineClient, context: &Context, id: Uuid) -> Result
 /// `GET /v1/movies/<id>`.
 pub(crate) async fn show(
     call: Call<'_>,
-    context: &Context,
+    caller: &Caller,
     id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
+    caller.authorize(&call.state.policy, "movie:get")?;
+    let context = caller.context();
     let id = schemas::movie_id(id)?;
     let movie = call.state.engine.get_movie(context, id).await?;
     Ok(json(&to_json(&movie)?))
@@ -91,9 +106,11 @@ pub(crate) async fn show(
 /// `PUT /v1/movies/<id>`.
 pub(crate) async fn update(
     call: Call<'_>,
-    context: &Context,
+    caller: &Caller,
     id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
+    caller.authorize(&call.state.policy, "movie:update")?;
+    let context = caller.context();
     let id = schemas::movie_id(id)?;
     let update = schemas::update_body(&call.body)?;
     let movie = call
@@ -108,9 +125,11 @@ pub(crate) async fn update(
 /// `DELETE /v1/movies/<id>`: 204.
 pub(crate) async fn delete(
     call: Call<'_>,
-    context: &Context,
+    caller: &Caller,
     id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
+    caller.authorize(&call.state.policy, "movie:delete")?;
+    let context = caller.context();
     let id = schemas::movie_id(id)?;
     call.state
         .engine

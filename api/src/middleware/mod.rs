@@ -18,10 +18,22 @@ use tracing::Instrument;
 
 pub(crate) use header_limit::{HYPER_MAX_HEADER_BYTES, HYPER_MAX_HEADERS};
 
+use crate::access::Caller;
 use crate::links;
 use crate::request_id::{HEADER as REQUEST_ID_HEADER, RequestId};
 use crate::router;
 use crate::state::AppState;
+
+/// Whether `path` is served to anyone: the version documents, the
+/// healthcheck (CONTRACT §8), and the API description.
+fn is_public(path: &str) -> bool {
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    matches!(path, "/" | "/v1" | "/healthcheck" | "/openapi.json")
+}
 
 /// Runs one request, which arrived from `peer` on the local address `local`,
 /// through the middleware and the router; never fails.
@@ -34,23 +46,36 @@ pub(crate) async fn handle(
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let request_id = RequestId::from_headers(request.headers());
-    let span = tracing::info_span!("request", request_id = %request_id);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        user_identity = tracing::field::Empty
+    );
     async move {
         let line = access_log::RequestLine::of(&request);
         let (mut parts, body) = request.into_parts();
         let link_base = links::link_base(&parts, state.public_endpoint.as_deref(), local);
         parts.extensions.insert(link_base);
-        let context = rpc::Context::with_request_id(request_id.as_str());
         // Refused before its body is read, the request leaves the connection
         // where the next one cannot be found.
-        let refused = header_limit::check(&parts).and_then(|()| host::check(&parts));
+        let mut refused = header_limit::check(&parts).and_then(|()| host::check(&parts));
+        if refused.is_ok() && !is_public(parts.uri.path()) {
+            match state.auth.authenticate(&parts.headers).await {
+                Ok(identity) => {
+                    let caller = Caller::new(identity, request_id.as_str(), &state.policy);
+                    tracing::Span::current().record("user_identity", caller.user_identity());
+                    parts.extensions.insert(caller);
+                }
+                Err(error) => refused = Err(error),
+            }
+        }
         let unread_body = refused.is_err();
         let mut response = match refused {
             Ok(()) => {
                 match body_limit::read(&parts.headers, body, state.max_body, state.idle_timeout)
                     .await
                 {
-                    Ok(body) => router::route(&parts, body, state, &context).await,
+                    Ok(body) => router::route(&parts, body, state).await,
                     Err(error) => Err(error),
                 }
             }

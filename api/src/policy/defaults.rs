@@ -25,6 +25,14 @@ const MEMBER: &str = "rule:admin_required or rule:project_member";
 /// Every rule the code knows, in the sample's order.
 pub const DEFAULTS: &[RuleDefault] = &[
     RuleDefault {
+        name: "context_is_admin",
+        check: "role:admin",
+        description: "Who is an admin: the engine lets an admin reach any project's movies \
+                      by id, and list them all with ?all_projects=true when \
+                      movie:get_all:all_projects allows it.",
+        operations: &[],
+    },
+    RuleDefault {
         name: "admin_required",
         check: "role:admin",
         description: "Anyone with the admin role: any project's movies.",

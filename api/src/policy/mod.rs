@@ -5,13 +5,13 @@
 //! Stricter than oslo where oslo would log and deny: a rule that does not
 //! parse, a `rule:` to a rule that does not exist, and rules that refer to
 //! each other in a loop are load errors, so a bad file never starts serving.
-//! Not yet consulted by request handling.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 pub use defaults::{DEFAULTS, RuleDefault, render_sample};
 
+pub mod conf;
 mod defaults;
 mod file;
 mod rule;

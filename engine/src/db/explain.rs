@@ -10,18 +10,28 @@ use super::pool::{Arg, Pool};
 use super::{Backend, Store};
 use crate::error::Error;
 use crate::objects::ListQuery;
+use crate::scope::Caller;
 
 impl Store {
-    /// The plan lines of every statement `list(query)` would run (SQLite's
+    /// The plan lines of every statement `list(caller, query)` would run (SQLite's
     /// `EXPLAIN QUERY PLAN` details, PostgreSQL's `EXPLAIN` lines with
     /// sequential scans disfavoured, MySQL's `type`/`key`/`Extra` columns).
-    pub(crate) async fn explain_list(&self, query: &ListQuery) -> Result<Vec<String>, sqlx::Error> {
+    pub(crate) async fn explain_list(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let scope = caller.list_scope(query.all_projects);
         let marker = match query.marker {
-            Some(id) => Some(self.row(id).await.map_err(|e| protocol(&e, id))?),
+            Some(id) => Some(
+                self.marker(&scope, id)
+                    .await
+                    .map_err(|e| protocol(&e, id))?,
+            ),
             None => None,
         };
         let mut lines = Vec::new();
-        for (sql, args) in plan(query, marker.as_ref()) {
+        for (sql, args) in plan(query, &scope, marker.as_ref()) {
             lines.extend(self.explain(&inline(&sql, &args)).await?);
         }
         Ok(lines)

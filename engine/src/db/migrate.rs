@@ -44,6 +44,7 @@ static MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_create_movies"),
     migration!(2, "0002_store_identity"),
     migration!(3, "0003_exact_name_collation"),
+    migration!(4, "0004_movie_owner"),
 ];
 
 /// The PostgreSQL advisory lock key of the runner (per database).

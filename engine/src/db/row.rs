@@ -12,7 +12,7 @@ use crate::objects::{Movie, MovieState};
 
 /// The columns of a movie, in the order [`MovieRow`] reads them.
 pub(crate) const MOVIE_COLUMNS: &str = "id, name, movie_rank, url, state, size, bytes_downloaded, \
-     checksum, error, meta, created_at, updated_at, download_generation";
+     checksum, error, meta, created_at, updated_at, download_generation, project_id, user_id";
 
 /// A movie row as stored, before its text columns are parsed.
 #[derive(Debug, Clone)]
@@ -30,6 +30,10 @@ pub(crate) struct MovieRow {
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
     pub(crate) generation: i64,
+    /// `''` for none (see migration 0004).
+    pub(crate) project_id: String,
+    /// `''` for none.
+    pub(crate) user_id: String,
 }
 
 impl FromDbRow for MovieRow {
@@ -48,6 +52,8 @@ impl FromDbRow for MovieRow {
             created_at: row.int(10)?,
             updated_at: row.int(11)?,
             generation: row.int(12)?,
+            project_id: row.text(13)?,
+            user_id: row.text(14)?,
         })
     }
 }
@@ -85,8 +91,15 @@ impl MovieRow {
             meta,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
+            project_id: owner(self.project_id),
+            user_id: owner(self.user_id),
         })
     }
+}
+
+/// An owner column as shown: `''` is how "none" is stored.
+fn owner(stored: String) -> Option<String> {
+    (!stored.is_empty()).then_some(stored)
 }
 
 /// `text` (a URL, or a message quoting URLs) as anyone may see it: the
@@ -191,13 +204,19 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             generation: 0,
+            project_id: String::new(),
+            user_id: "u".into(),
         }
     }
 
     #[test]
     fn a_row_that_does_not_parse_is_an_error_naming_it() {
         let id = Uuid::new_v4().to_string();
-        assert!(row(&id, "queued", "{}").into_movie().is_ok());
+        let read = row(&id, "queued", "{}").into_movie().expect("readable");
+        assert_eq!(
+            (read.project_id, read.user_id.as_deref()),
+            (None, Some("u"))
+        );
         for bad in [
             row("nope", "queued", "{}"),
             row(&id, "lost", "{}"),

@@ -5,7 +5,7 @@
 use engine::store_marker::{self, BindError, MARKER_FILE};
 use engine::test_util::{Backend, TestDb};
 
-use super::support::{fresh, movie};
+use super::support::{anyone, fresh, movie};
 
 on_every_backend!(
     each_database_gets_its_own_identity_and_an_empty_one_is_reported,
@@ -65,7 +65,7 @@ async fn movie_files_without_a_marker_go_only_to_a_database_with_movies(backend:
     let (_db, empty) = fresh(backend);
     let (_other_db, populated) = fresh(backend);
     populated
-        .create(&movie("Kept", None))
+        .create(&anyone(), &movie("Kept", None))
         .await
         .expect("create");
     let dir = temp_dir();
@@ -90,14 +90,14 @@ async fn a_create_repeated_with_the_same_id_answers_the_same_movie(backend: Back
     let mut new = movie("Once", Some(1));
     new.uuid = Some(uuid::Uuid::new_v4());
 
-    let first = store.create(&new).await.expect("created");
+    let first = store.create(&anyone(), &new).await.expect("created");
     let again = store
-        .create(&new)
+        .create(&anyone(), &new)
         .await
         .expect("the same movie, not MovieExists");
     let mut other = new.clone();
     other.rank = Some(2);
-    let changed = store.create(&other).await;
+    let changed = store.create(&anyone(), &other).await;
 
     assert_eq!(first, again);
     assert!(

@@ -9,7 +9,7 @@ use engine::db::Claim;
 use engine::test_util::{Backend, TestDb};
 use uuid::Uuid;
 
-use super::support::{fresh, movie};
+use super::support::{anyone, fresh, movie};
 
 on_every_backend!(
     concurrent_claimers_never_get_the_same_movie,
@@ -28,7 +28,7 @@ async fn concurrent_claimers_never_get_the_same_movie(backend: Backend) {
     for i in 0..20 {
         ids.insert(
             store
-                .create(&movie(&format!("movie {i}"), None))
+                .create(&anyone(), &movie(&format!("movie {i}"), None))
                 .await
                 .expect("create")
                 .id,
@@ -61,7 +61,7 @@ async fn concurrent_claimers_never_get_the_same_movie(backend: Backend) {
     assert_eq!(claimed.len(), 20, "every movie claimed exactly once");
     assert_eq!(claimed_ids, ids);
     for claim in &claimed {
-        let stored = store.get(claim.id).await.expect("get");
+        let stored = store.get(&anyone(), claim.id).await.expect("get");
         assert_eq!(stored.state, MovieState::Downloading);
         assert!(
             store.record_progress(claim, 1).await.expect("progress"),
@@ -73,11 +73,11 @@ async fn concurrent_claimers_never_get_the_same_movie(backend: Backend) {
 async fn the_oldest_claimable_movie_is_claimed_first(backend: Backend) {
     let (_db, store) = fresh(backend);
     let first = store
-        .create(&movie("first", Some(9)))
+        .create(&anyone(), &movie("first", Some(9)))
         .await
         .expect("create");
     let second = store
-        .create(&movie("second", Some(1)))
+        .create(&anyone(), &movie("second", Some(1)))
         .await
         .expect("create");
 
@@ -103,7 +103,10 @@ async fn the_oldest_claimable_movie_is_claimed_first(backend: Backend) {
 
 async fn a_fresh_claim_is_kept_and_a_stale_one_taken_over(backend: Backend) {
     let (_db, store) = fresh(backend);
-    let created = store.create(&movie("Alien", None)).await.expect("create");
+    let created = store
+        .create(&anyone(), &movie("Alien", None))
+        .await
+        .expect("create");
     let old = store
         .claim(created.id, "engine-a", MINUTE)
         .await
@@ -134,15 +137,25 @@ async fn a_fresh_claim_is_kept_and_a_stale_one_taken_over(backend: Backend) {
     );
     assert!(store.record_progress(&taken, 10).await.expect("progress"));
     assert_eq!(
-        store.get(created.id).await.expect("get").bytes_downloaded,
+        store
+            .get(&anyone(), created.id)
+            .await
+            .expect("get")
+            .bytes_downloaded,
         10
     );
 }
 
 async fn progress_is_refused_after_delete_or_url_change(backend: Backend) {
     let (_db, store) = fresh(backend);
-    let deleted = store.create(&movie("deleted", None)).await.expect("create");
-    let moved = store.create(&movie("moved", None)).await.expect("create");
+    let deleted = store
+        .create(&anyone(), &movie("deleted", None))
+        .await
+        .expect("create");
+    let moved = store
+        .create(&anyone(), &movie("moved", None))
+        .await
+        .expect("create");
     let deleted_claim = store
         .claim(deleted.id, "e", MINUTE)
         .await
@@ -154,12 +167,15 @@ async fn progress_is_refused_after_delete_or_url_change(backend: Backend) {
         .expect("claim")
         .expect("claimed");
 
-    store.delete(deleted.id).await.expect("delete");
+    store.delete(&anyone(), deleted.id).await.expect("delete");
     let new_url = engine::MovieUpdate {
         url: Some("http://example.com/other".into()),
         ..Default::default()
     };
-    store.update(moved.id, &new_url).await.expect("update");
+    store
+        .update(&anyone(), moved.id, &new_url)
+        .await
+        .expect("update");
 
     for claim in [&deleted_claim, &moved_claim] {
         assert!(!store.record_progress(claim, 5).await.expect("progress"));
@@ -167,16 +183,25 @@ async fn progress_is_refused_after_delete_or_url_change(backend: Backend) {
         assert!(!store.fail(claim, "boom").await.expect("fail"));
     }
     assert_eq!(
-        store.get(moved.id).await.expect("get").state,
+        store.get(&anyone(), moved.id).await.expect("get").state,
         MovieState::Queued
     );
 }
 
 async fn finish_fail_and_release_end_a_claim(backend: Backend) {
     let (_db, store) = fresh(backend);
-    let done = store.create(&movie("done", None)).await.expect("create");
-    let failed = store.create(&movie("failed", None)).await.expect("create");
-    let stopped = store.create(&movie("stopped", None)).await.expect("create");
+    let done = store
+        .create(&anyone(), &movie("done", None))
+        .await
+        .expect("create");
+    let failed = store
+        .create(&anyone(), &movie("failed", None))
+        .await
+        .expect("create");
+    let stopped = store
+        .create(&anyone(), &movie("stopped", None))
+        .await
+        .expect("create");
     let claim = |id| {
         let store = store.clone();
         async move {
@@ -207,19 +232,19 @@ async fn finish_fail_and_release_end_a_claim(backend: Backend) {
     );
     store.release(&c_stopped).await.expect("release");
 
-    let done = store.get(done.id).await.expect("get");
+    let done = store.get(&anyone(), done.id).await.expect("get");
     assert_eq!(
         (done.state, done.size, done.bytes_downloaded),
         (MovieState::Downloaded, Some(42), 42)
     );
     assert_eq!(done.checksum.as_deref(), Some("sha256:abcd"));
-    let failed = store.get(failed.id).await.expect("get");
+    let failed = store.get(&anyone(), failed.id).await.expect("get");
     assert_eq!(
         (failed.state, failed.error.as_deref()),
         (MovieState::Error, Some("HTTP 404 from example.com"))
     );
     assert_eq!(
-        store.get(stopped.id).await.expect("get").state,
+        store.get(&anyone(), stopped.id).await.expect("get").state,
         MovieState::Queued
     );
     assert!(

@@ -8,7 +8,7 @@ use engine::{Error, MovieState, MovieUpdate};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::support::{fresh, movie};
+use super::support::{anyone, fresh, movie};
 
 on_every_backend!(
     a_created_movie_is_queued_and_reads_back,
@@ -28,8 +28,8 @@ async fn a_created_movie_is_queued_and_reads_back(backend: Backend) {
         .cloned()
         .expect("object");
 
-    let created = store.create(&new).await.expect("create");
-    let read = store.get(created.id).await.expect("get");
+    let created = store.create(&anyone(), &new).await.expect("create");
+    let read = store.get(&anyone(), created.id).await.expect("get");
 
     assert_eq!(read, created);
     assert_eq!(
@@ -61,25 +61,29 @@ async fn create_keeps_a_given_uuid_and_refuses_a_taken_one(backend: Backend) {
     let mut new = movie("Alien", None);
     new.uuid = Some(id);
 
-    assert_eq!(store.create(&new).await.expect("create").id, id);
+    assert_eq!(store.create(&anyone(), &new).await.expect("create").id, id);
     new.name = "Aliens".into();
-    let again = store.create(&new).await;
+    let again = store.create(&anyone(), &new).await;
 
     assert!(matches!(again, Err(Error::MovieExists { .. })), "{again:?}");
-    assert!(matches!(store.get(id).await, Ok(m) if m.name == "Alien"));
+    assert!(matches!(store.get(&anyone(), id).await, Ok(m) if m.name == "Alien"));
 }
 
 async fn a_taken_name_is_refused_on_create_and_on_rename(backend: Backend) {
     let (_db, store) = fresh(backend);
-    store.create(&movie("Alien", None)).await.expect("create");
+    store
+        .create(&anyone(), &movie("Alien", None))
+        .await
+        .expect("create");
     let other = store
-        .create(&movie("alien", None))
+        .create(&anyone(), &movie("alien", None))
         .await
         .expect("names are case-sensitive");
 
-    let created = store.create(&movie("Alien", Some(1))).await;
+    let created = store.create(&anyone(), &movie("Alien", Some(1))).await;
     let renamed = store
         .update(
+            &anyone(),
             other.id,
             &MovieUpdate {
                 name: Some("Alien".into()),
@@ -100,7 +104,10 @@ async fn a_taken_name_is_refused_on_create_and_on_rename(backend: Backend) {
             name: "Alien".into()
         })
     );
-    assert_eq!(store.get(other.id).await.expect("get").name, "alien");
+    assert_eq!(
+        store.get(&anyone(), other.id).await.expect("get").name,
+        "alien"
+    );
 }
 
 async fn an_unknown_movie_is_not_found(backend: Backend) {
@@ -108,14 +115,17 @@ async fn an_unknown_movie_is_not_found(backend: Backend) {
     let id = Uuid::new_v4();
     let not_found = Err(Error::not_found(id));
 
-    assert_eq!(store.get(id).await, not_found);
-    assert_eq!(store.delete(id).await, not_found.clone().map(drop));
+    assert_eq!(store.get(&anyone(), id).await, not_found);
+    assert_eq!(
+        store.delete(&anyone(), id).await,
+        not_found.clone().map(drop)
+    );
     let update = MovieUpdate {
         name: Some("x".into()),
         ..Default::default()
     };
     assert_eq!(
-        store.update(id, &update).await.map(drop),
+        store.update(&anyone(), id, &update).await.map(drop),
         not_found.map(drop)
     );
 }
@@ -123,7 +133,7 @@ async fn an_unknown_movie_is_not_found(backend: Backend) {
 async fn an_update_changes_only_the_given_fields(backend: Backend) {
     let (_db, store) = fresh(backend);
     let created = store
-        .create(&movie("Alien", Some(3)))
+        .create(&anyone(), &movie("Alien", Some(3)))
         .await
         .expect("create");
 
@@ -134,7 +144,10 @@ async fn an_update_changes_only_the_given_fields(backend: Backend) {
     let Updated {
         movie: renamed,
         url_changed,
-    } = store.update(created.id, &rename).await.expect("rename");
+    } = store
+        .update(&anyone(), created.id, &rename)
+        .await
+        .expect("rename");
     let clear = MovieUpdate {
         rank: Some(None),
         meta: Some(json!({"a": 1}).as_object().cloned().expect("object")),
@@ -144,7 +157,10 @@ async fn an_update_changes_only_the_given_fields(backend: Backend) {
     let Updated {
         movie: cleared,
         url_changed: same_url,
-    } = store.update(created.id, &clear).await.expect("clear rank");
+    } = store
+        .update(&anyone(), created.id, &clear)
+        .await
+        .expect("clear rank");
 
     assert!(!url_changed && !same_url);
     assert_eq!((renamed.name.as_str(), renamed.rank), ("Alien³", Some(3)));
@@ -161,7 +177,10 @@ async fn an_update_changes_only_the_given_fields(backend: Backend) {
 
 async fn a_new_url_resets_the_download(backend: Backend) {
     let (_db, store) = fresh(backend);
-    let created = store.create(&movie("Alien", None)).await.expect("create");
+    let created = store
+        .create(&anyone(), &movie("Alien", None))
+        .await
+        .expect("create");
     let claim = store
         .claim(created.id, "engine-1", Duration::from_secs(60))
         .await
@@ -176,7 +195,10 @@ async fn a_new_url_resets_the_download(backend: Backend) {
     let Updated {
         movie: updated,
         url_changed,
-    } = store.update(created.id, &update).await.expect("update");
+    } = store
+        .update(&anyone(), created.id, &update)
+        .await
+        .expect("update");
 
     assert!(url_changed);
     assert_eq!(updated.state, MovieState::Queued);
@@ -206,13 +228,19 @@ async fn a_new_url_resets_the_download(backend: Backend) {
 
 async fn a_deleted_movie_is_gone(backend: Backend) {
     let (_db, store) = fresh(backend);
-    let kept = store.create(&movie("Alien", None)).await.expect("create");
-    let deleted = store.create(&movie("Aliens", None)).await.expect("create");
+    let kept = store
+        .create(&anyone(), &movie("Alien", None))
+        .await
+        .expect("create");
+    let deleted = store
+        .create(&anyone(), &movie("Aliens", None))
+        .await
+        .expect("create");
 
-    store.delete(deleted.id).await.expect("delete");
+    store.delete(&anyone(), deleted.id).await.expect("delete");
 
     assert_eq!(
-        store.get(deleted.id).await,
+        store.get(&anyone(), deleted.id).await,
         Err(Error::not_found(deleted.id))
     );
     assert_eq!(

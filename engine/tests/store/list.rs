@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use engine::db::Store;
 use engine::test_util::Backend;
-use engine::{Error, ListQuery, Movie, MovieState, SortDir, SortKey};
+use engine::{Caller, Error, ListQuery, Movie, MovieState, SortDir, SortKey};
 use uuid::Uuid;
 
-use super::support::{fresh, movie};
+use super::support::{anyone, fresh, movie};
 
 on_every_backend!(
     pages_cover_every_movie_once_in_every_order,
@@ -36,7 +36,12 @@ const MOVIES: &[(&str, Option<i64>)] = &[
 async fn seed(store: &Store) -> Vec<Movie> {
     let mut movies = Vec::new();
     for (name, rank) in MOVIES {
-        movies.push(store.create(&movie(name, *rank)).await.expect("create"));
+        movies.push(
+            store
+                .create(&anyone(), &movie(name, *rank))
+                .await
+                .expect("create"),
+        );
     }
     movies
 }
@@ -66,7 +71,7 @@ fn expected(movies: &[Movie], key: SortKey, dir: SortDir) -> Vec<Uuid> {
 async fn every_page(store: &Store, mut query: ListQuery) -> Vec<Uuid> {
     let mut seen = Vec::new();
     loop {
-        let page = store.list(&query).await.expect("list");
+        let page = store.list(&anyone(), &query).await.expect("list");
         assert!(page.len() <= query.limit as usize);
         seen.extend(page.iter().map(|m| m.id));
         match page.last() {
@@ -89,6 +94,7 @@ async fn pages_cover_every_movie_once_in_every_order(backend: Backend) {
                     sort_key: key,
                     sort_dir: dir,
                     state: None,
+                    all_projects: false,
                 };
                 let seen = every_page(&store, query).await;
                 assert_eq!(
@@ -126,6 +132,7 @@ async fn the_state_filter_keeps_only_that_state(backend: Backend) {
             sort_key: key,
             sort_dir: SortDir::Desc,
             state: Some(state),
+            all_projects: false,
         };
         let downloading = every_page(&store, query(MovieState::Downloading)).await;
         let queued = every_page(&store, query(MovieState::Queued)).await;
@@ -149,10 +156,13 @@ async fn an_unknown_marker_is_invalid(backend: Backend) {
     let marker = Uuid::new_v4();
 
     let listed = store
-        .list(&ListQuery {
-            marker: Some(marker),
-            ..ListQuery::default()
-        })
+        .list(
+            &anyone(),
+            &ListQuery {
+                marker: Some(marker),
+                ..ListQuery::default()
+            },
+        )
         .await;
 
     assert_eq!(
@@ -175,13 +185,16 @@ async fn a_sorted_page_is_read_off_an_index(backend: Backend) {
     let db = engine::test_util::TestDb::new(backend);
     let store = db.store();
     let mut movies = seed(&store).await;
+    // Most movies in one project, as in a store with many: its pages and
+    // every project's must both be index reads.
+    let project = Caller::member("p", "u");
     for i in 0..200 {
         movies.push(
             store
-                .create(&movie(
-                    &format!("movie {i:03}"),
-                    (i % 3 > 0).then_some(i % 17),
-                ))
+                .create(
+                    &project,
+                    &movie(&format!("movie {i:03}"), (i % 3 > 0).then_some(i % 17)),
+                )
                 .await
                 .expect("create"),
         );
@@ -190,7 +203,10 @@ async fn a_sorted_page_is_read_off_an_index(backend: Backend) {
     let marker = movies[100].id;
 
     let mut bad = Vec::new();
-    for key in [SortKey::Name, SortKey::Rank, SortKey::CreatedAt] {
+    for (key, caller) in [SortKey::Name, SortKey::Rank, SortKey::CreatedAt]
+        .into_iter()
+        .flat_map(|key| [(key, anyone()), (key, project.clone())])
+    {
         for dir in [SortDir::Asc, SortDir::Desc] {
             for (marker, state) in [
                 (None, None),
@@ -209,12 +225,14 @@ async fn a_sorted_page_is_read_off_an_index(backend: Backend) {
                     sort_key: key,
                     sort_dir: dir,
                     state,
+                    all_projects: false,
                 };
-                let plan = db.explain_list(&query).await.expect("explain");
+                let plan = db.explain_list(&caller, &query).await.expect("explain");
                 if plan.iter().any(|line| scans_or_sorts(backend, line)) {
                     bad.push(format!(
-                        "{key:?} {dir:?} marker {} state {state:?}: {plan:#?}",
-                        marker.is_some()
+                        "{key:?} {dir:?} marker {} state {state:?} project {:?}: {plan:#?}",
+                        marker.is_some(),
+                        caller.project_id(),
                     ));
                 }
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use engine::db::{DatabaseUrl, DbError, Store};
 use engine::test_util::{Backend, TestDb};
 
-use super::support::movie;
+use super::support::{anyone, movie};
 
 on_every_backend!(
     migrating_twice_changes_nothing,
@@ -45,7 +45,7 @@ async fn concurrent_migrations_all_succeed(backend: Backend) {
     applied.sort();
     assert_eq!(applied, every_migration(), "each migration applied once");
     db.store()
-        .create(&movie("Alien", None))
+        .create(&anyone(), &movie("Alien", None))
         .await
         .expect("the schema works");
 }
@@ -81,7 +81,10 @@ async fn a_sqlite_file_and_its_directory_are_created_in_wal_mode() {
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
-    store.create(&movie("Alien", None)).await.expect("create");
+    store
+        .create(&anyone(), &movie("Alien", None))
+        .await
+        .expect("create");
 
     assert!(file.exists());
     assert!(
@@ -100,7 +103,10 @@ async fn an_in_memory_sqlite_store_keeps_its_data_across_connections() {
         .expect("connect");
     store.migrate().await.expect("migrate");
 
-    let created = store.create(&movie("Alien", None)).await.expect("create");
+    let created = store
+        .create(&anyone(), &movie("Alien", None))
+        .await
+        .expect("create");
     let reads = futures_join(&store, created.id).await;
 
     assert!(reads.iter().all(|name| name == "Alien"));
@@ -110,7 +116,7 @@ async fn futures_join(store: &Store, id: uuid::Uuid) -> Vec<String> {
     let tasks: Vec<_> = (0..3)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.get(id).await.expect("get").name })
+            tokio::spawn(async move { store.get(&anyone(), id).await.expect("get").name })
         })
         .collect();
     let mut names = Vec::new();

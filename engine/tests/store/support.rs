@@ -1,8 +1,8 @@
 //! Small helpers: a new movie by name, a store on a fresh database.
 
-use engine::NewMovie;
 use engine::db::Store;
 use engine::test_util::{Backend, TestDb};
+use engine::{Caller, NewMovie};
 use serde_json::Map;
 
 /// A fresh database and a store on it.
@@ -21,4 +21,9 @@ pub(crate) fn movie(name: &str, rank: Option<i64>) -> NewMovie {
         rank,
         meta: Map::new(),
     }
+}
+
+/// The unscoped caller (trusted infrastructure): every movie, no owner.
+pub(crate) fn anyone() -> Caller {
+    Caller::unscoped()
 }

@@ -252,6 +252,7 @@ impl Losses {
             level: Level::WARN,
             target: module_path!().to_owned(),
             request_id: None,
+            user_identity: None,
             message: format!(
                 "{} {records} lost: {sink_name} could not be written ({}) from {} to {}",
                 self.unreported,
@@ -413,6 +414,7 @@ mod tests {
             level: Level::INFO,
             target: "api".to_owned(),
             request_id: None,
+            user_identity: None,
             message: message.to_owned(),
             fields: Vec::new(),
         }

@@ -18,6 +18,8 @@ pub(crate) struct LogRecord {
     /// The tracing target, `::`-separated.
     pub(crate) target: String,
     pub(crate) request_id: Option<String>,
+    /// oslo.context's `user_identity`: `<user> <project> - - -`.
+    pub(crate) user_identity: Option<String>,
     pub(crate) message: String,
     /// The event's other fields, in the order they were recorded.
     pub(crate) fields: Vec<(&'static str, FieldValue)>,
@@ -70,9 +72,10 @@ fn logger_name(target: &str) -> String {
 /// Every line of a multi-line message gets the full prefix, as oslo does for
 /// tracebacks, so each line still says where and when it came from.
 pub(crate) fn text(record: &LogRecord) -> String {
-    let context = match &record.request_id {
-        Some(id) => format!("{id} - - - - -"),
-        None => "-".to_owned(),
+    let context = match (&record.request_id, &record.user_identity) {
+        (Some(id), Some(who)) => format!("{id} {who}"),
+        (Some(id), None) => format!("{id} - - - - -"),
+        (None, _) => "-".to_owned(),
     };
     let prefix = format!(
         "{} {} {} {} [{context}] ",
@@ -138,6 +141,7 @@ pub(crate) fn json(record: &LogRecord) -> String {
     object.insert("level".into(), level_name(record.level).into());
     object.insert("name".into(), logger_name(&record.target).into());
     object.insert("request_id".into(), record.request_id.clone().into());
+    object.insert("user_identity".into(), record.user_identity.clone().into());
     object.insert("message".into(), record.message.clone().into());
     object.insert("extra".into(), Value::Object(extra));
     let mut line = Value::Object(object).to_string();
@@ -278,6 +282,7 @@ mod tests {
             level,
             target: "api::controllers::movies".to_owned(),
             request_id: request_id.map(str::to_owned),
+            user_identity: None,
             message: message.to_owned(),
             fields: Vec::new(),
         }
@@ -362,6 +367,7 @@ mod tests {
                 "level": "INFO",
                 "name": "api.controllers.movies",
                 "request_id": "req-1",
+                "user_identity": null,
                 "message": "hello",
                 "extra": {"count": 3, "who": "me"},
             })

@@ -1,5 +1,5 @@
 //! The tracing layer that turns events into [`LogRecord`]s for the sinks, and
-//! remembers which spans carry a `request_id`.
+//! remembers which spans carry a `request_id` and a `user_identity`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,6 +15,9 @@ use super::reopen::Sinks;
 
 /// The field name that puts a span (or an event) in a request's context.
 const REQUEST_ID: &str = "request_id";
+/// The field that names the caller, oslo.context's `user_identity`
+/// (`<user> <project> <domain> <user_domain> <project_domain>`).
+const USER_IDENTITY: &str = "user_identity";
 /// The field tracing's macros store the formatted message in.
 const MESSAGE: &str = "message";
 
@@ -32,22 +35,25 @@ impl OsloLayer {
 /// Stored in a span's extensions when the span has a `request_id`.
 struct RequestId(String);
 
+/// Stored in a span's extensions when the span has a `user_identity`.
+struct UserIdentity(String);
+
 impl<S> Layer<S> for OsloLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut visitor = RequestIdVisitor::default();
+        let mut visitor = ScopeVisitor::default();
         attrs.record(&mut visitor);
-        remember_request_id(visitor.0, id, &ctx);
+        visitor.remember(id, &ctx);
     }
 
     // A span may declare `request_id = field::Empty` and fill it in once the
     // id is known (after parsing the RPC context, say).
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let mut visitor = RequestIdVisitor::default();
+        let mut visitor = ScopeVisitor::default();
         values.record(&mut visitor);
-        remember_request_id(visitor.0, id, &ctx);
+        visitor.remember(id, &ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -56,7 +62,11 @@ where
         let request_id = fields
             .request_id
             .take()
-            .or_else(|| scope_request_id(event, &ctx));
+            .or_else(|| scope_value(event, &ctx, |RequestId(id)| id));
+        let user_identity = fields
+            .user_identity
+            .take()
+            .or_else(|| scope_value(event, &ctx, |UserIdentity(who)| who));
         let metadata = event.metadata();
         self.sinks.write(&LogRecord {
             time: LocalTime::now(),
@@ -66,51 +76,72 @@ where
             level: *metadata.level(),
             target: metadata.target().to_owned(),
             request_id,
+            user_identity,
             message: fields.message,
             fields: fields.others,
         });
     }
 }
 
-fn remember_request_id<S>(request_id: Option<String>, id: &Id, ctx: &Context<'_, S>)
+fn remember<S, T: Send + Sync + 'static>(value: T, id: &Id, ctx: &Context<'_, S>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let (Some(request_id), Some(span)) = (request_id, ctx.span(id)) else {
-        return;
-    };
-    let mut extensions = span.extensions_mut();
-    match extensions.get_mut::<RequestId>() {
-        Some(existing) => existing.0 = request_id,
-        None => extensions.insert(RequestId(request_id)),
+    if let Some(span) = ctx.span(id) {
+        span.extensions_mut().replace(value);
     }
 }
 
-/// The `request_id` of the innermost span around `event` that has one.
-fn scope_request_id<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<String>
+/// The value `get` reads from the innermost span around `event` that has a `T`.
+fn scope_value<S, T: 'static>(
+    event: &Event<'_>,
+    ctx: &Context<'_, S>,
+    get: impl Fn(&T) -> &String,
+) -> Option<String>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    ctx.event_scope(event)?.find_map(|span| {
-        span.extensions()
-            .get::<RequestId>()
-            .map(|RequestId(id)| id.clone())
-    })
+    ctx.event_scope(event)?
+        .find_map(|span| span.extensions().get::<T>().map(|value| get(value).clone()))
 }
 
+/// A span's `request_id` and `user_identity`, when it records them.
 #[derive(Default)]
-struct RequestIdVisitor(Option<String>);
+struct ScopeVisitor {
+    request_id: Option<String>,
+    user_identity: Option<String>,
+}
 
-impl Visit for RequestIdVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == REQUEST_ID {
-            self.0 = Some(value.to_owned());
+impl ScopeVisitor {
+    fn remember<S>(self, id: &Id, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if let Some(request_id) = self.request_id {
+            remember(RequestId(request_id), id, ctx);
+        }
+        if let Some(user_identity) = self.user_identity {
+            remember(UserIdentity(user_identity), id, ctx);
         }
     }
 
+    fn set(&mut self, field: &Field, value: String) {
+        match field.name() {
+            REQUEST_ID => self.request_id = Some(value),
+            USER_IDENTITY => self.user_identity = Some(value),
+            _ => {}
+        }
+    }
+}
+
+impl Visit for ScopeVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field, value.to_owned());
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == REQUEST_ID {
-            self.0 = Some(format!("{value:?}"));
+        if matches!(field.name(), REQUEST_ID | USER_IDENTITY) {
+            self.set(field, format!("{value:?}"));
         }
     }
 }
@@ -121,6 +152,7 @@ impl Visit for RequestIdVisitor {
 struct EventFields {
     message: String,
     request_id: Option<String>,
+    user_identity: Option<String>,
     others: Vec<(&'static str, FieldValue)>,
 }
 
@@ -135,6 +167,7 @@ impl Visit for EventFields {
         match field.name() {
             MESSAGE => value.clone_into(&mut self.message),
             REQUEST_ID => self.request_id = Some(value.to_owned()),
+            USER_IDENTITY => self.user_identity = Some(value.to_owned()),
             _ => self.push(field, FieldValue::Str(value.to_owned())),
         }
     }
@@ -145,6 +178,7 @@ impl Visit for EventFields {
         match field.name() {
             MESSAGE => self.message = formatted,
             REQUEST_ID => self.request_id = Some(formatted),
+            USER_IDENTITY => self.user_identity = Some(formatted),
             _ => self.push(field, FieldValue::Formatted(formatted)),
         }
     }
@@ -246,6 +280,37 @@ mod tests {
         );
         assert!(
             lines[1].ends_with("[req-own - - - - -] own id"),
+            "{}",
+            lines[1]
+        );
+        cleanup(&path);
+    }
+
+    #[test]
+    fn the_caller_recorded_on_a_request_span_follows_its_request_id() {
+        let path = scratch_log("caller");
+        let (subscriber, _handle) = build(&settings(&path), "svc").expect("open");
+        tracing::subscriber::with_default(subscriber, || {
+            let span = info_span!(
+                "request",
+                request_id = "req-7",
+                user_identity = tracing::field::Empty
+            );
+            let _entered = span.enter();
+            info!(target: "api", "before");
+            span.record("user_identity", "u1 p1 - - -");
+            let inner = info_span!("call", method = "get_movie");
+            let _inner = inner.enter();
+            info!(target: "api", "after");
+        });
+        let lines = lines(&path);
+        assert!(
+            lines[0].ends_with("[req-7 - - - - -] before"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].ends_with("[req-7 u1 p1 - - -] after"),
             "{}",
             lines[1]
         );

@@ -248,6 +248,7 @@ mod tests {
             level: Level::INFO,
             target: "launcher".to_owned(),
             request_id: None,
+            user_identity: None,
             message: message.to_owned(),
             fields: Vec::new(),
         }
