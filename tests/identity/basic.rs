@@ -104,7 +104,9 @@ pub(crate) fn create_as(cluster: &Cluster, user: &User, name: &str) -> Response 
     ))
 }
 
-fn names(response: &Response) -> Vec<String> {
+/// The names of a listing, which must be a 200.
+pub(crate) fn names(response: &Response) -> Vec<String> {
+    assert_eq!(response.status, 200, "{}", response.text());
     response.json()["movies"]
         .as_array()
         .expect("a movies array")

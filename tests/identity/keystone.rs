@@ -10,7 +10,7 @@ use crate::harness::eventually::{ensure, eventually};
 use crate::harness::http::{self, Request, Response, assert_error};
 use crate::harness::keystone::Keystone;
 
-use super::basic::movie_body;
+use super::basic::{movie_body, names};
 
 /// A user of the test's Keystone and a token of theirs.
 struct Person {
@@ -65,16 +65,6 @@ fn create_as(cluster: &Cluster, who: &Person, name: &str) -> Response {
         json_request("POST", "/v1/movies", &movie_body(name)),
         &who.token,
     ))
-}
-
-fn names(response: &Response) -> Vec<String> {
-    assert_eq!(response.status, 200, "{}", response.text());
-    response.json()["movies"]
-        .as_array()
-        .expect("a movies array")
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 /// How many token validations Keystone has answered.
