@@ -119,6 +119,8 @@ mod tests {
         assert_eq!(context.get("is_admin"), Some(&Value::Bool(false)));
         assert_eq!(caller.user_identity(), "u1 p1 - - -");
         assert_eq!(context.request_id(), Some("req-1"));
+        // The credentials stay in the API: no token travels to the engine.
+        assert_eq!(context.get("auth_token"), Some(&Value::Null));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`files`]: a local HTTP server of generated files (known SHA-256), slow files and 404s.
 //! - [`python`]: the stock Python oslo.messaging peer, run from the project's venv.
 //! - [`keystone`]: a private real Keystone per test, with projects, users and tokens.
+//! - [`tls_proxy`]: an HTTPS front with a self-signed certificate for a plain HTTP server.
 //! - [`rpc_session`]: a blocking Rust RPC session on a cluster's exchange.
 //! - [`notify`]: a `NOTIFY_SOCKET` listener that records every datagram and its sender.
 //! - [`http`]: a small HTTP/1.1 client over `TcpStream`.
@@ -25,6 +26,7 @@ pub(crate) mod notify;
 pub(crate) mod python;
 pub(crate) mod rpc_session;
 pub(crate) mod service;
+pub(crate) mod tls_proxy;
 
 /// Prints to stderr only when `TEST_LOG` is set, so passing runs stay silent.
 macro_rules! trace {

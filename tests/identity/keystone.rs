@@ -6,9 +6,11 @@
 use serde_json::Value;
 
 use crate::harness::cluster::{Cluster, json_request};
+use crate::harness::dir::TempDir;
 use crate::harness::eventually::{ensure, eventually};
 use crate::harness::http::{self, Request, Response, assert_error};
 use crate::harness::keystone::Keystone;
+use crate::harness::tls_proxy::TlsProxy;
 
 use super::basic::{movie_body, names};
 
@@ -112,6 +114,11 @@ fn keystone_tokens_roles_and_projects_decide_who_sees_and_does_what() {
     let bob_list = get_as(&cluster, &bob, "/v1/movies");
     let member_everything = get_as(&cluster, &alice, "/v1/movies?all_projects=true");
     let admin_everything = get_as(&cluster, &ada, "/v1/movies?all_projects=true&sort_key=name");
+    // A valid token with the admin role but no project: nothing to scope it to.
+    let system = cluster.request(with_token(
+        Request::get("/v1/movies"),
+        &keystone.system_admin_token(),
+    ));
 
     // Assert
     let challenge = format!("Keystone uri=\"{}\"", keystone.auth_url());
@@ -138,6 +145,7 @@ fn keystone_tokens_roles_and_projects_decide_who_sees_and_does_what() {
     assert_eq!(names(&bob_list), ["Brazil"]);
     assert_error("a member listing every project", &member_everything, 403);
     assert_eq!(names(&admin_everything), ["Alien", "Brazil"]);
+    assert_error("a system-scoped token", &system, 403);
     assert_eq!(
         get_as(&cluster, &alice, &format!("/v1/movies/{alien_id}")).status,
         200
@@ -251,4 +259,47 @@ fn requests_arriving_together_with_one_new_token_share_one_validation() {
         ensure(asked >= 1, || "no validation logged yet".to_owned()).map(|()| asked)
     });
     assert_eq!(asked, 1, "32 requests with one token: {asked} validations");
+}
+
+#[test]
+fn keystone_over_https_is_trusted_through_cafile_or_insecure_and_never_unverified() {
+    // Arrange: Keystone behind an HTTPS front whose certificate no system trusts.
+    let keystone = Keystone::start();
+    let project = keystone.create_project("movies");
+    let alice = person(&keystone, "alice", &project, "member");
+    let proxy = TlsProxy::start(keystone.port());
+    let dir = TempDir::new();
+    let ca = dir.join("keystone-ca.pem");
+    proxy.write_certificate(&ca);
+    let auth_url = format!("{}/v3", proxy.url());
+    let ca = ca.display().to_string();
+
+    // Act
+    let with_ca = keystone_cluster(
+        &keystone,
+        &auth_url,
+        &[("keystone_authtoken", "cafile", &ca)],
+    );
+    let through_ca = get_as(&with_ca, &alice, "/v1/movies");
+    drop(with_ca);
+    let unverified = keystone_cluster(&keystone, &auth_url, &[]);
+    let refused = get_as(&unverified, &alice, "/v1/movies");
+    let why = unverified.api().log_text();
+    drop(unverified);
+    let insecure = keystone_cluster(
+        &keystone,
+        &auth_url,
+        &[("keystone_authtoken", "insecure", "true")],
+    );
+    let through_insecure = get_as(&insecure, &alice, "/v1/movies");
+
+    // Assert
+    assert_eq!(through_ca.status, 200, "{}", through_ca.text());
+    assert_error("a Keystone certificate nobody trusts", &refused, 503);
+    assert!(
+        why.lines()
+            .any(|l| l.contains("certificate") && l.contains("status: 503")),
+        "no 503 access line blaming the certificate:\n{why}"
+    );
+    assert_eq!(through_insecure.status, 200, "{}", through_insecure.text());
 }
