@@ -32,6 +32,29 @@ const MYSQL_ADMIN: &str = "mysql://root@127.0.0.1:3306";
 const MAX_AGE: Duration = Duration::from_secs(3600);
 const POOL_SIZE: u32 = 5;
 
+/// A TLS server configuration for `localhost` and `127.0.0.1` with a freshly
+/// made self-signed certificate, which no system trusts, and that
+/// certificate (DER), for the tests that serve HTTPS.
+///
+/// # Panics
+/// When the certificate cannot be made.
+pub fn self_signed_tls() -> (std::sync::Arc<rustls::ServerConfig>, Vec<u8>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("a certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .expect("a server configuration");
+    (std::sync::Arc::new(config), certified.cert.der().to_vec())
+}
+
 /// A fresh database for one test, dropped on `Drop`.
 #[derive(Debug)]
 pub struct TestDb {

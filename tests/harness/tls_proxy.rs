@@ -8,8 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConnection, StreamOwned};
 
 /// A running HTTPS front; it lives as long as the test process.
 pub(crate) struct TlsProxy {
@@ -20,19 +19,7 @@ pub(crate) struct TlsProxy {
 impl TlsProxy {
     /// Fronts `backend_port` on 127.0.0.1.
     pub(crate) fn start(backend_port: u16) -> TlsProxy {
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-        let certified = rcgen::generate_simple_self_signed(names).expect("a certificate");
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)
-            .expect("a server configuration");
-        let config = Arc::new(config);
+        let (config, certificate) = engine::test_util::self_signed_tls();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         std::thread::spawn(move || {
@@ -46,7 +33,7 @@ impl TlsProxy {
         });
         TlsProxy {
             port,
-            certificate_pem: pem(certified.cert.der()),
+            certificate_pem: pem(&certificate),
         }
     }
 
